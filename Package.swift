@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+// Isola: a self-hosted, Lambda-compatible platform whose core is per-tenant isolation.
+//
+// Dependencies point one way: LambdaAPI <- IsolaStore <- IsolaServer <- IsolaCLI <- isola.
+// AWSSigV4 is a leaf used by the server (verify) and the CLI (sign).
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "isola",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "isola", targets: ["isola"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Wire shapes of the Lambda API, validation, ARNs and the one error vocabulary. No I/O.
+        .target(name: "LambdaAPI", swiftSettings: strict),
+        // AWS Signature Version 4: signing (CLI) and verification (server). Pure.
+        .target(
+            name: "AWSSigV4",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // Persistence behind small protocols: functions, versions, aliases, code blobs (SQLite by default).
+        .target(
+            name: "IsolaStore",
+            dependencies: [
+                "LambdaAPI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The function registry: create, update, publish, aliases, tags, concurrency, over the store.
+        .target(
+            name: "IsolaControlPlane",
+            dependencies: [
+                "LambdaAPI", "IsolaStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // HTTP adapters only: decode -> validate -> call the store/engine -> encode.
+        .target(
+            name: "IsolaServer",
+            dependencies: [
+                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "AWSSigV4",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // One file per command; the executable below is a thin @main over it.
+        .target(
+            name: "IsolaCLI",
+            dependencies: [
+                "IsolaServer", "AWSSigV4", "LambdaAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "isola", dependencies: ["IsolaCLI"], swiftSettings: strict),
+
+        .testTarget(name: "LambdaAPITests", dependencies: ["LambdaAPI"], swiftSettings: strict),
+        .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"], swiftSettings: strict),
+        .testTarget(name: "IsolaStoreTests", dependencies: ["IsolaStore"], swiftSettings: strict),
+        .testTarget(name: "IsolaControlPlaneTests", dependencies: ["IsolaControlPlane", "IsolaStore", "LambdaAPI"], swiftSettings: strict),
+        .testTarget(
+            name: "IsolaServerTests",
+            dependencies: [
+                "IsolaServer", "IsolaStore", "IsolaControlPlane", "AWSSigV4", "LambdaAPI",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

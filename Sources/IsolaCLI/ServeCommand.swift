@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import IsolaServer
+import Logging
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the Isola server: the Lambda API and the tenant-aware HTTP gateway.",
+        discussion: """
+            Metadata and code live in --data-dir (SQLite, WAL); everything acknowledged survives a restart, even kill -9.
+            SIGTERM or SIGINT (Ctrl-C) shut down gracefully.
+
+            Without --credentials the server accepts any well-formed SigV4 request without checking the signature,
+            and only on a loopback address; with it, every request must be signed by one of the file's keys.
+
+            Examples:
+              isola serve
+              isola serve --port 9000 --data-dir /var/lib/isola --credentials ./isola-credentials
+              isola serve --host 0.0.0.0 --credentials ./isola-credentials --region eu-west-1
+            """
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port of the Lambda API (use it as the aws CLI's --endpoint-url).")
+    var port = 9000
+
+    @Option(help: "Port of the tenant-aware HTTP gateway.")
+    var gatewayPort = 9080
+
+    @Option(help: "Folder for metadata and code.")
+    var dataDir = "./.isola"
+
+    @Option(help: "AWS shared-credentials file whose keys may sign requests (default: none, loopback only, signatures unchecked).")
+    var credentials: String?
+
+    @Option(help: "Account ID used in every ARN.")
+    var accountId = "000000000000"
+
+    @Option(help: "Region used in every ARN; requests must be signed for it.")
+    var region = "us-east-1"
+
+    @Flag(help: "Serve on a non-loopback address without --credentials. Dangerous: anyone who can reach the port can run code.")
+    var insecureNoAuth = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error.")
+        }
+        guard (0...65535).contains(port), (0...65535).contains(gatewayPort) else {
+            throw ValidationError("--port and --gateway-port must be between 0 and 65535.")
+        }
+        guard accountId.count == 12, accountId.allSatisfy(\.isNumber) else {
+            throw ValidationError("--account-id must be 12 digits, like 000000000000.")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "isola")
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.gatewayPort = gatewayPort
+        configuration.dataDirectory = URL(fileURLWithPath: dataDir)
+        configuration.credentialsFile = credentials.map { URL(fileURLWithPath: $0) }
+        configuration.accountId = accountId
+        configuration.region = region
+        configuration.insecureNoAuth = insecureNoAuth
+        if insecureNoAuth {
+            logger.warning("--insecure-no-auth is ON: signatures are not checked on a non-loopback address.")
+        }
+        do {
+            let server = try await IsolaServer.open(configuration, logger: logger)
+            try await server.run()
+        } catch let error as StartupError {
+            throw CleanExit.message("error: \(error.description)")
+        }
+    }
+}

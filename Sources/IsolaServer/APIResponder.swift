@@ -1,0 +1,95 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LambdaAPI
+import Logging
+import NIOCore
+
+/// The API port's single responder: request id, body limit, SigV4, dispatch to a route, error rendering.
+/// Nothing thrown by a route escapes as a crash or an empty 500: unknown failures become ServiceException
+/// with the request id, and are logged.
+struct APIResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let routes: [Route]
+    let authenticator: Authenticator
+    let codeURLs: CodeURLSigner
+    let codeStore: @Sendable (String) -> URL
+    let health: @Sendable () -> [String: String]
+    let clock: @Sendable () -> Date
+    let logger: Logger
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let requestId = UUID().uuidString.lowercased()
+        let started = ContinuousClock.now
+        var log = logger
+        log[metadataKey: "request"] = "\(requestId)"
+        var response: APIResponse
+        var operation = "-"
+        do {
+            let body = try await collect(request)
+            let api = APIRequest(method: request.method, target: request.head.path ?? "/", authority: request.head.authority, headers: request.headers, body: body, requestId: requestId)
+            (operation, response) = try await dispatch(api)
+        } catch let error as LambdaError {
+            response = .error(error)
+        } catch {
+            log.error("internal error", metadata: ["operation": "\(operation)", "error": "\(error)"])
+            response = .error(LambdaError(.service, "Isola hit an internal error (request \(requestId)); the server log has the details."))
+        }
+        var headers = response.headers
+        headers[.contentType] = headers[.contentType] ?? "application/json"
+        if let name = HTTPField.Name("x-amzn-RequestId") { headers[name] = requestId }
+        headers[.contentLength] = String(response.body.count)
+        log.debug("request", metadata: [
+            "operation": "\(operation)", "status": "\(response.status.code)",
+            "ms": "\(String(format: "%.2f", Double((ContinuousClock.now - started).components.attoseconds) / 1e15))",
+        ])
+        return Response(status: response.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+
+    func collect(_ request: Request) async throws -> Data {
+        let limit = Limits.createFunctionRequestBytes
+        var request = request
+        do {
+            let buffer = try await request.collectBody(upTo: limit)
+            return Data(buffer.readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw LambdaError.requestTooLarge(limit: limit, operation: "CreateFunction")
+        }
+    }
+
+    func dispatch(_ request: APIRequest) async throws -> (String, APIResponse) {
+        // Unauthenticated by design: liveness, and code downloads that carry their own signature.
+        if request.method == .get, request.segments == ["health"] {
+            return ("Health", try .json(health()))
+        }
+        if request.method == .get, request.segments.count == 4, Array(request.segments.prefix(3)) == ["isola", "v1", "code"] {
+            return ("DownloadCode", try downloadCode(request, digest: request.segments[3]))
+        }
+        var pathMatched = false
+        for route in routes {
+            guard let captures = route.match(request.segments) else { continue }
+            pathMatched = true
+            guard route.method == request.method else { continue }
+            _ = try authenticator.authenticate(request)
+            return (route.operation, try await route.handler(request, captures))
+        }
+        _ = try authenticator.authenticate(request)
+        let what = pathMatched ? "\(request.method.rawValue) is not an operation on \(request.rawPath)" : "No Lambda API operation is served at \(request.rawPath)"
+        throw LambdaError(.unknownOperation, "\(what). Isola serves the Lambda API paths of botocore's 2015-03-31 model.")
+    }
+
+    func downloadCode(_ request: APIRequest, digest: String) throws -> APIResponse {
+        guard digest.count == 64, digest.allSatisfy(\.isHexDigit),
+            codeURLs.isValid(digest: digest, expires: request.queryValue("expires"), signature: request.queryValue("signature"), now: clock())
+        else {
+            throw LambdaError(.invalidSignature, "The code download URL is invalid or has expired. Call GetFunction again for a fresh Code.Location.")
+        }
+        guard let data = try? Data(contentsOf: codeStore(digest)) else {
+            throw LambdaError(.resourceNotFound, "The deployment package no longer exists. Call GetFunction again for the current code.")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/zip"
+        return APIResponse(status: .ok, headers: headers, body: data)
+    }
+}

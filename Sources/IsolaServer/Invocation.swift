@@ -1,0 +1,78 @@
+import Foundation
+import HTTPTypes
+import IsolaControlPlane
+import IsolaStore
+import LambdaAPI
+
+/// An Invoke request, validated as far as the API can without running anything.
+public struct InvokeRequest: Sendable {
+    public enum InvocationType: String, Sendable { case requestResponse = "RequestResponse", event = "Event", dryRun = "DryRun" }
+
+    public var reference: FunctionReference
+    public var invocationType: InvocationType
+    public var tailLogs: Bool
+    public var tenantId: String?
+    public var clientContext: String?
+    public var payload: Data
+
+    init(_ request: APIRequest, reference: FunctionReference) throws {
+        self.reference = reference
+        let type = request.header("X-Amz-Invocation-Type") ?? "RequestResponse"
+        guard let invocationType = InvocationType(rawValue: type) else {
+            throw LambdaError.validation([ConstraintViolation(value: type, field: "invocationType", constraint: "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")])
+        }
+        self.invocationType = invocationType
+        let logType = request.header("X-Amz-Log-Type") ?? "None"
+        guard logType == "None" || logType == "Tail" else {
+            throw LambdaError.validation([ConstraintViolation(value: logType, field: "logType", constraint: "Member must satisfy enum value set: [None, Tail]")])
+        }
+        tailLogs = logType == "Tail"
+        tenantId = request.header("X-Amz-Tenant-Id")
+        if let tenantId { try TenantID.validate(tenantId) }
+        clientContext = request.header("X-Amz-Client-Context")
+        let limit = invocationType == .event ? Limits.asyncPayloadBytes : Limits.syncPayloadBytes
+        if request.body.count > limit {
+            throw LambdaError.requestTooLarge(limit: limit, operation: "InvokeFunction")
+        }
+        payload = request.body
+    }
+}
+
+/// Tenant IDs as the model constrains them: 1..256 characters of `[a-zA-Z0-9._:/=+\-@ ]`.
+public enum TenantID {
+    public static func validate(_ id: String) throws(LambdaError) {
+        let allowed = Set("._:/=+-@ ")
+        guard !id.isEmpty, id.count <= 256, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || allowed.contains($0)) }) else {
+            throw .validation([ConstraintViolation(value: id, field: "tenantId", constraint: "Member must satisfy regular expression pattern: [a-zA-Z0-9\\._:\\/=+\\-@ ]+ and have length between 1 and 256")])
+        }
+    }
+}
+
+/// Runs invocations. The server validates the request and the tenancy rules, then hands over.
+protocol InvocationHandler: Sendable {
+    func invoke(_ request: InvokeRequest) async throws -> APIResponse
+}
+
+/// The handler of a server without an execution engine: it checks everything an invocation must satisfy
+/// (the function exists, the tenancy rules, the payload) and answers DryRun as AWS does (204), but it has
+/// nothing to run a function in, and says so with a conflict error, as AWS does for a function not yet Active.
+struct ValidatingInvocationHandler: InvocationHandler {
+    let controlPlane: ControlPlane
+
+    func invoke(_ request: InvokeRequest) async throws -> APIResponse {
+        var reference = request.reference
+        if reference.qualifier == nil { reference.qualifier = "$LATEST" }
+        let resolved = try await controlPlane.resolve(reference)
+        try Self.checkTenancy(resolved.function.tenancy, tenantId: request.tenantId)
+        if request.invocationType == .dryRun { return .empty() }
+        throw LambdaError(
+            .resourceConflict,
+            "The function cannot run: this Isola server has no execution engine yet. Use --invocation-type DryRun to validate an invocation."
+        )
+    }
+
+    static func checkTenancy(_ tenancy: TenancyConfig?, tenantId: String?) throws {
+        if tenancy != nil, tenantId == nil { throw LambdaError.tenantIdRequired }
+        if tenancy == nil, tenantId != nil { throw LambdaError.tenantIdNotAllowed }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Everything `isola serve` is told, with the documented defaults.
+public struct ServerConfiguration: Sendable {
+    /// Address of the Lambda API (and the Logs API later). Default 127.0.0.1.
+    public var host = "127.0.0.1"
+    /// Port of the Lambda API. Default 9000.
+    public var port = 9000
+    /// Port of the tenant-aware HTTP gateway. Default 9080.
+    public var gatewayPort = 9080
+    /// Where metadata (SQLite) and code blobs live. Default ./.isola.
+    public var dataDirectory = URL(fileURLWithPath: ".isola")
+    /// An AWS shared-credentials file whose keys may sign requests. Default none.
+    public var credentialsFile: URL?
+    /// The account in every ARN. Default 000000000000.
+    public var accountId = "000000000000"
+    /// The region in every ARN and the only region a signature may be scoped to. Default us-east-1.
+    public var region = "us-east-1"
+    /// Serve without verifying signatures on a non-loopback address. Off by default; logged loudly when on.
+    public var insecureNoAuth = false
+
+    public init() {}
+
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+/// Why the server refuses to start, with what to do about it.
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
+}
