@@ -38,16 +38,6 @@ public struct InvokeRequest: Sendable {
     }
 }
 
-/// Tenant IDs as the model constrains them: 1..256 characters of `[a-zA-Z0-9._:/=+\-@ ]`.
-public enum TenantID {
-    public static func validate(_ id: String) throws(LambdaError) {
-        let allowed = Set("._:/=+-@ ")
-        guard !id.isEmpty, id.count <= 256, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || allowed.contains($0)) }) else {
-            throw .validation([ConstraintViolation(value: id, field: "tenantId", constraint: "Member must satisfy regular expression pattern: [a-zA-Z0-9\\._:\\/=+\\-@ ]+ and have length between 1 and 256")])
-        }
-    }
-}
-
 /// Runs invocations. The server validates the request and the tenancy rules, then hands over.
 protocol InvocationHandler: Sendable {
     func invoke(_ request: InvokeRequest) async throws -> APIResponse
