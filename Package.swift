@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "isola", targets: ["isola"]),
+        .executable(name: "isola-agent", targets: ["IsolaAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -56,6 +57,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // libseccomp and the GNU system calls Swift's Glibc module hides (pipe2, closefrom for posix_spawn).
+        .systemLibrary(name: "CIsolaSystem", providers: [.apt(["libseccomp-dev"])]),
+        // The isolation boundary: the Sandbox protocol, the crun backend, bundles, seccomp, host detection.
+        .target(
+            name: "IsolaSandbox",
+            dependencies: ["CIsolaSystem", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // HTTP adapters only: decode -> validate -> call the store/engine -> encode.
         .target(
             name: "IsolaServer",
@@ -79,10 +88,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "isola", dependencies: ["IsolaCLI"], swiftSettings: strict),
+        // PID 1 of every sandbox. Glibc only (no Foundation), built static: see scripts/build-agent.
+        .executableTarget(name: "IsolaAgent", swiftSettings: strict),
 
         .testTarget(name: "LambdaAPITests", dependencies: ["LambdaAPI"], swiftSettings: strict),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"], swiftSettings: strict),
         .testTarget(name: "IsolaStoreTests", dependencies: ["IsolaStore"], swiftSettings: strict),
+        .testTarget(name: "IsolaSandboxTests", dependencies: ["IsolaSandbox"], swiftSettings: strict),
         .testTarget(name: "IsolaControlPlaneTests", dependencies: ["IsolaControlPlane", "IsolaStore", "LambdaAPI"], swiftSettings: strict),
         .testTarget(
             name: "IsolaServerTests",

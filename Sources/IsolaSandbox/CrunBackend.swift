@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+
+/// The real sandbox: one crun container per execution environment.
+///
+/// Layout under `stateDirectory`: `rootfs/` (the shared read-only root), `etc/`, `crun/` (crun's own state, so a
+/// sweep sees only Isola's containers), `bundles/<id>/config.json`. On hybrid cgroup hosts every crun call runs
+/// inside a private mount namespace where the cgroup2 mount's `cgroup.controllers` reads empty (see
+/// sandbox-findings); nothing changes outside that namespace.
+public final class CrunBackend: SandboxBackend {
+    public let summary: String
+    let crun: String
+    let layout: CgroupLayout
+    let stateDirectory: URL
+    let agent: URL
+    let seccompBPF: String
+    let emptyControllers: URL
+    /// Every sandbox's cgroup lives under this parent, so a sweep finds what a crash left.
+    static let cgroupParent = "/isola"
+    let logger: Logger
+
+    public init(stateDirectory: URL, agent: URL, logger: Logger) throws {
+        guard let crun = HostProbe.crunPath() else {
+            throw SandboxError("crun is not installed. Install Debian's package (apt-get install crun), or set ISOLA_CRUN to its path.")
+        }
+        guard FileManager.default.isExecutableFile(atPath: agent.path) else {
+            throw SandboxError("The sandbox agent is missing at \(agent.path). Build it with scripts/setup (a static isola-agent), or pass --runtime-dir.")
+        }
+        self.crun = crun
+        self.layout = HostProbe.cgroupLayout()
+        self.stateDirectory = stateDirectory
+        self.agent = agent
+        self.logger = logger
+        let fm = FileManager.default
+        for sub in ["crun", "bundles"] {
+            try fm.createDirectory(at: stateDirectory.appendingPathComponent(sub), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        }
+        try OCIBundle.prepareRootfs(stateDirectory.appendingPathComponent("rootfs"))
+        try OCIBundle.prepareEtc(stateDirectory.appendingPathComponent("etc"))
+        emptyControllers = stateDirectory.appendingPathComponent("empty-cgroup-controllers")
+        if !fm.fileExists(atPath: emptyControllers.path) { _ = fm.createFile(atPath: emptyControllers.path, contents: nil) }
+        seccompBPF = try SeccompProfile.compileBPF().base64EncodedString()
+        summary = "crun at \(crun), \(layout.rawValue), seccomp BPF precompiled"
+    }
+
+    /// crun's command line, wrapped for hybrid hosts.
+    func crunCommand(_ arguments: [String]) -> [String] {
+        let base = [crun, "--root", stateDirectory.appendingPathComponent("crun").path] + arguments
+        guard layout == .hybrid else { return base }
+        let quoted = base.map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
+        return [
+            "/usr/bin/unshare", "--mount", "--propagation", "slave", "/bin/sh", "-c",
+            "mount --bind '\(emptyControllers.path)' /sys/fs/cgroup/unified/cgroup.controllers && exec \(quoted)",
+        ]
+    }
+
+    public func start(_ spec: SandboxSpec, output: @escaping @Sendable (SandboxStream, [UInt8]) -> Void) async throws -> any SandboxInstance {
+        guard !spec.id.isEmpty, spec.id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw SandboxError("invalid sandbox id '\(spec.id)'")
+        }
+        let bundle = stateDirectory.appendingPathComponent("bundles/\(spec.id)")
+        try FileManager.default.createDirectory(at: bundle, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let configuration = OCIBundle.configuration(
+            spec, rootfs: stateDirectory.appendingPathComponent("rootfs"), etc: stateDirectory.appendingPathComponent("etc"),
+            agent: agent, seccompBPF: seccompBPF, cgroupParent: Self.cgroupParent
+        )
+        try JSONSerialization.data(withJSONObject: configuration).write(to: bundle.appendingPathComponent("config.json"))
+        let process = try ChildProcess(crunCommand(["run", "--bundle", bundle.path, spec.id]), output: output)
+        return CrunSandbox(id: spec.id, backend: self, process: process, bundle: bundle, layout: layout)
+    }
+
+    public func sweep() async -> Int {
+        let stateRoot = stateDirectory.appendingPathComponent("crun")
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: stateRoot.path)) ?? []
+        for id in leftovers where id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
+            _ = try? await ChildProcess.run(crunCommand(["kill", id, "KILL"]))
+            _ = try? await ChildProcess.run(crunCommand(["delete", "-f", id]))
+        }
+        let bundles = stateDirectory.appendingPathComponent("bundles")
+        let stale = (try? FileManager.default.contentsOfDirectory(atPath: bundles.path)) ?? []
+        for name in stale { try? FileManager.default.removeItem(at: bundles.appendingPathComponent(name)) }
+        // Cgroups crun could not remove (it removes its own on delete); empty ones only, so rmdir is safe.
+        for controller in ["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified", ""] {
+            let parent = "/sys/fs/cgroup/\(controller)\(controller.isEmpty ? "" : "/")isola"
+            for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+                rmdir("\(parent)/\(child)")
+            }
+        }
+        return max(leftovers.count, stale.count)
+    }
+
+    /// Reads one of this sandbox's cgroup files (v1 memory controller, or the v2 unified tree).
+    func cgroupValue(_ id: String, v1 file: String, v2 v2file: String) -> String? {
+        let path = layout == .v2
+            ? "/sys/fs/cgroup\(Self.cgroupParent)/\(id)/\(v2file)"
+            : "/sys/fs/cgroup/memory\(Self.cgroupParent)/\(id)/\(file)"
+        return try? String(contentsOfFile: path, encoding: .utf8)
+    }
+}
+
+/// `@unchecked Sendable`: the only mutable state, `stopped`, is guarded by `lock`.
+final class CrunSandbox: SandboxInstance, @unchecked Sendable {
+    let id: String
+    let backend: CrunBackend
+    let process: ChildProcess
+    let bundle: URL
+    let layout: CgroupLayout
+    private let stopping = ExitLatch()
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(id: String, backend: CrunBackend, process: ChildProcess, bundle: URL, layout: CgroupLayout) {
+        self.id = id
+        self.backend = backend
+        self.process = process
+        self.bundle = bundle
+        self.layout = layout
+    }
+
+    func exit() async -> SandboxExit {
+        SandboxExit(agentStatus: await process.wait())
+    }
+
+    func stats() -> SandboxStats {
+        let peak = layout == .v2
+            ? backend.cgroupValue(id, v1: "", v2: "memory.peak")
+            : backend.cgroupValue(id, v1: "memory.max_usage_in_bytes", v2: "")
+        let oomText = layout == .v2
+            ? backend.cgroupValue(id, v1: "", v2: "memory.events")
+            : backend.cgroupValue(id, v1: "memory.oom_control", v2: "")
+        let oomKilled = oomText.map { text in
+            text.split(separator: "\n").contains { line in
+                let parts = line.split(separator: " ")
+                return parts.count == 2 && (parts[0] == "oom_kill") && Int(parts[1]).map { $0 > 0 } == true
+            }
+        } ?? false
+        return SandboxStats(memoryPeakBytes: Int(peak?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0, oomKilled: oomKilled)
+    }
+
+    func stop() async {
+        let first: Bool = lock.withLock {
+            defer { stopped = true }
+            return !stopped
+        }
+        if first {
+            if !process.hasExited {
+                _ = try? await ChildProcess.run(backend.crunCommand(["kill", id, "KILL"]))
+            }
+            _ = await process.wait()
+            _ = try? await ChildProcess.run(backend.crunCommand(["delete", "-f", id]))
+            try? FileManager.default.removeItem(at: bundle)
+            stopping.open(0)
+        } else {
+            _ = await stopping.wait()
+        }
+    }
+}
