@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Wire shapes of the Lambda API, validation, ARNs and the one error vocabulary. No I/O.
@@ -65,6 +66,19 @@ let package = Package(
             dependencies: ["CIsolaSystem", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Execution environments and their lifecycle, pools keyed by (function, version, tenant), the Runtime API.
+        .target(
+            name: "IsolaEngine",
+            dependencies: [
+                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaSandbox",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // HTTP adapters only: decode -> validate -> call the store/engine -> encode.
         .target(
             name: "IsolaServer",
@@ -95,6 +109,7 @@ let package = Package(
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"], swiftSettings: strict),
         .testTarget(name: "IsolaStoreTests", dependencies: ["IsolaStore"], swiftSettings: strict),
         .testTarget(name: "IsolaSandboxTests", dependencies: ["IsolaSandbox"], swiftSettings: strict),
+        .testTarget(name: "IsolaEngineTests", dependencies: ["IsolaEngine", "IsolaSandbox", "IsolaControlPlane", "IsolaStore", "LambdaAPI"], swiftSettings: strict),
         .testTarget(name: "IsolaControlPlaneTests", dependencies: ["IsolaControlPlane", "IsolaStore", "LambdaAPI"], swiftSettings: strict),
         .testTarget(
             name: "IsolaServerTests",

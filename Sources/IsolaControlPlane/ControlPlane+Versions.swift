@@ -52,8 +52,9 @@ extension ControlPlane {
         return try await store.read { [self] tx in
             let function = try resolve(tx, FunctionReference(name: reference.name, account: reference.account, region: reference.region)).function
             var versions = try tx.versions(of: function.name)
+            // By position, not by finding the marker's version: it may have been deleted since.
             if let last = position.first {
-                versions = Array(versions.drop { $0.version != last }.dropFirst())
+                versions = versions.filter { Paging.versionOrder($0.version) > Paging.versionOrder(last) }
             }
             let page = versions.prefix(limit).map { record -> FunctionConfiguration in
                 var configuration = record.configuration

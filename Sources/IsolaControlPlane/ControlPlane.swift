@@ -96,8 +96,8 @@ public final class ControlPlane: Sendable {
             }
             var after: String? = nil
             if position.count == 2 {
-                let rest = try tx.versions(of: position[0]).drop { $0.version != position[1] }.dropFirst()
-                add(position[0], Array(rest))
+                let rest = try tx.versions(of: position[0]).filter { Paging.versionOrder($0.version) > Paging.versionOrder(position[1]) }
+                add(position[0], rest)
                 after = position[0]
             }
             while items.count <= limit {
@@ -316,6 +316,11 @@ enum Paging {
             ])
         }
         return maxItems
+    }
+
+    /// `$LATEST` first, then versions by number: the order markers are positions in.
+    static func versionOrder(_ version: String) -> Int {
+        version == "$LATEST" ? 0 : (Int(version) ?? Int.max)
     }
 
     static func encode(_ key: [String]) -> String {

@@ -15,9 +15,20 @@ struct Authenticator: Sendable {
         var headers: [(name: String, value: String)] = request.headers.map { ($0.name.canonicalName, $0.value) }
         // HTTP/1.1's Host header arrives as the request's authority.
         if let authority = request.authority, !headers.contains(where: { $0.name == "host" }) { headers.append(("host", authority)) }
+        // The payload is always hashed here: a claimed x-amz-content-sha256 must match it, or a request signed for
+        // one body could carry another. Unsigned payloads are refused for the same reason.
+        let bodyHash = SigV4.sha256Hex(request.body)
+        if let claimed = request.header("x-amz-content-sha256"), claimed.lowercased() != bodyHash {
+            throw LambdaError(
+                .invalidSignature,
+                claimed == "UNSIGNED-PAYLOAD"
+                    ? "Isola requires signed payloads; sign the request body (the aws CLI and boto3 do)."
+                    : "The provided x-amz-content-sha256 header does not match what was computed."
+            )
+        }
         let sigv4 = SigV4Request(
             method: request.method.rawValue, rawPath: request.rawPath, rawQuery: request.rawQuery, headers: headers,
-            payloadSHA256Hex: request.header("x-amz-content-sha256").flatMap { $0 == "UNSIGNED-PAYLOAD" ? nil : $0 } ?? SigV4.sha256Hex(request.body)
+            payloadSHA256Hex: bodyHash
         )
         do {
             return try verifier.verify(sigv4, services: Self.services, now: clock())

@@ -24,6 +24,7 @@ public enum ZipInspector {
         }
         var total = 0
         var count = 0
+        var symlinks: [String: String] = [:]
         for entry in archive {
             count += 1
             if count > Limits.maxZipEntries {
@@ -51,8 +52,14 @@ public enum ZipInspector {
             if entry.type != .directory, checksum != entry.checksum { throw LambdaError.cannotUnzip }
             total += entryBytes
             if entry.type == .symlink {
-                try checkSymlink(path: path, target: String(decoding: target, as: UTF8.self))
+                let text = String(decoding: target, as: UTF8.self)
+                if text.isEmpty || text.hasPrefix("/") || text.contains("\0") { throw symlinkOutside(path, text) }
+                symlinks[normalized(path)] = text
             }
+        }
+        // Each link is resolved through the others, so a chain (`a -> .`, `b -> a/..`) cannot climb out either.
+        for (path, target) in symlinks where resolve(path, through: symlinks) == nil {
+            throw symlinkOutside(path, target)
         }
         return ZipSummary(entryCount: count, unzippedBytes: total)
     }
@@ -67,23 +74,43 @@ public enum ZipInspector {
         }
     }
 
-    /// A symlink may point anywhere inside the code root, never outside it (and never to an absolute path).
-    static func checkSymlink(path: String, target: String) throws(LambdaError) {
-        let refuse = LambdaError(
+    static func symlinkOutside(_ path: String, _ target: String) -> LambdaError {
+        LambdaError(
             .invalidParameterValue,
             "The deployment package has a symbolic link that points outside the function's root ('\(path)' -> '\(target)'); replace it with the file it points to."
         )
-        if target.isEmpty || target.hasPrefix("/") || target.contains("\0") { throw refuse }
-        var depth = path.split(separator: "/").count - 1
-        for component in target.split(separator: "/") {
+    }
+
+    static func normalized(_ path: String) -> String {
+        path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+
+    /// Resolves `link` (a path inside the root) to the components it finally names, following the archive's
+    /// other links; nil when resolution leaves the root or loops (40 hops, like the kernel's limit).
+    static func resolve(_ link: String, through links: [String: String]) -> [Substring]? {
+        var hops = 0
+        // Work list of components still to walk, and the resolved prefix so far.
+        guard let target = links[link] else { return nil }
+        var pending: [Substring] = Array(link.split(separator: "/").dropLast()) + target.split(separator: "/")
+        var resolved: [Substring] = []
+        while !pending.isEmpty {
+            let component = pending.removeFirst()
             switch component {
-            case ".": continue
+            case "", ".": continue
             case "..":
-                depth -= 1
-                if depth < 0 { throw refuse }
-            default: depth += 1
+                if resolved.isEmpty { return nil }
+                resolved.removeLast()
+            default:
+                resolved.append(component)
+                if let next = links[resolved.joined(separator: "/")] {
+                    hops += 1
+                    if hops > 40 || next.hasPrefix("/") { return nil }
+                    resolved.removeLast()
+                    pending = next.split(separator: "/") + pending
+                }
             }
         }
+        return resolved
     }
 }
 

@@ -199,10 +199,11 @@ public enum Validation {
                     violations.append(ConstraintViolation(value: group, field: "loggingConfig.logGroup", constraint: "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"))
                 }
             }
-            // Switching back to Text drops the levels, which only JSON logs carry.
+            // Switching back to Text drops the stored levels, which only JSON logs carry; levels sent in the
+            // same request are kept so that checkLogging refuses them.
             if logging.logFormat == "Text" {
-                settings.applicationLogLevel = nil
-                settings.systemLogLevel = nil
+                settings.applicationLogLevel = logging.applicationLogLevel
+                settings.systemLogLevel = logging.systemLogLevel
             }
         }
     }

@@ -1,0 +1,95 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Serves the Runtime API of one environment on its own Unix socket. The socket is bind-mounted into that
+/// environment's sandbox alone, so whoever speaks on it *is* that environment: no request carries an identity
+/// that could be forged.
+final class RuntimeAPIServer: Sendable {
+    let channel: any Channel
+    let path: String
+
+    static func start(path: String, group: any EventLoopGroup, handle: @escaping @Sendable (RuntimeAPIRequest) async -> RuntimeAPIResponse) async throws -> RuntimeAPIServer {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 16)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                    channel.pipeline.addHandler(RuntimeAPIHandler(handle: handle))
+                }
+            }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+            .get()
+        // The sandbox user (a mapped, unprivileged uid) must be able to connect; the folder is read-only inside.
+        chmod(path, 0o666)
+        return RuntimeAPIServer(channel: channel, path: path)
+    }
+
+    private init(channel: any Channel, path: String) {
+        self.channel = channel
+        self.path = path
+    }
+
+    func close() async {
+        try? await channel.close()
+        unlink(path)
+    }
+}
+
+/// Collects one HTTP request (bounded), asks the environment, writes the answer. Long polls simply answer late.
+final class RuntimeAPIHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let handle: @Sendable (RuntimeAPIRequest) async -> RuntimeAPIResponse
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var tooLarge = false
+
+    init(handle: @escaping @Sendable (RuntimeAPIRequest) async -> RuntimeAPIResponse) {
+        self.handle = handle
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+            tooLarge = false
+        case .body(var buffer):
+            if tooLarge { return }
+            if body.count + buffer.readableBytes > RuntimeAPIContract.maxPayloadBytes {
+                tooLarge = true
+                body = []
+            } else if let bytes = buffer.readBytes(length: buffer.readableBytes) {
+                body += bytes
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            var headers: [String: String] = [:]
+            for (name, value) in head.headers { headers[name.lowercased()] = value }
+            let request = RuntimeAPIRequest(method: head.method.rawValue, path: head.uri, headers: headers, body: body, bodyTooLarge: tooLarge)
+            body = []
+            let keepAlive = head.isKeepAlive
+            let handle = self.handle
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.makeFutureWithTask { await handle(request) }.whenSuccess { response in
+                let (handler, context) = loopBound.value
+                handler.write(response, keepAlive: keepAlive, context: context)
+            }
+        }
+    }
+
+    private func write(_ response: RuntimeAPIResponse, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+    }
+}
