@@ -84,7 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
             let server = try await IsolaServer.open(configuration, logger: logger)
             try await server.run()
         } catch let error as StartupError {
-            throw CleanExit.message("error: \(error.description)")
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
         }
     }
 }

@@ -62,11 +62,11 @@ public final class ControlPlane: Sendable {
 
     public func getFunction(_ reference: FunctionReference, codeLocation: (String) -> String) async throws -> GetFunctionResponse {
         let resolved = try await resolve(reference)
-        let qualified = reference.qualifier != nil
+        // Tags belong to the function, whatever the qualifier; AWS leaves the member out when there are none.
         return GetFunctionResponse(
             configuration: resolved.renderedConfiguration(arns: arns),
             code: FunctionCodeLocation(location: codeLocation(resolved.version.codeDigest)),
-            tags: qualified ? nil : resolved.function.tags,
+            tags: resolved.function.tags.isEmpty ? nil : resolved.function.tags,
             concurrency: resolved.function.reservedConcurrency.map { Concurrency(reservedConcurrentExecutions: $0) }
         )
     }

@@ -55,6 +55,8 @@ struct APIResponder: HTTPResponder {
             return Data(buffer.readableBytesView)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw LambdaError.requestTooLarge(limit: limit, operation: "CreateFunction")
+        } catch is NIOTooManyBytesError {
+            throw LambdaError.requestTooLarge(limit: limit, operation: "CreateFunction")
         }
     }
 

@@ -33,7 +33,7 @@ struct FunctionLifecycleTests {
 
         let qualified = try await h.plane.getFunction(FunctionReference(name: "demo", qualifier: "$LATEST")) { $0 }
         #expect(qualified.configuration.functionArn == h.arn("demo", "$LATEST"))
-        #expect(qualified.tags == nil)
+        #expect(qualified.tags == ["team": "core"], "tags belong to the function, whatever the qualifier")
         let byARN = try await h.plane.resolve(try FunctionReference.parse(h.arn("demo")))
         #expect(byARN.version.configuration == created)
     }

@@ -1,0 +1,92 @@
+import Foundation
+import LambdaAPI
+
+/// One invocation as the engine runs it.
+public struct InvocationInput: Sendable {
+    public var requestId: String
+    public var functionArn: String
+    public var payload: Data
+    public var tenantId: String?
+    /// The JSON of `X-Amz-Client-Context`, already base64-decoded.
+    public var clientContext: String?
+    public var tailLogs: Bool
+
+    public init(requestId: String, functionArn: String, payload: Data, tenantId: String?, clientContext: String?, tailLogs: Bool) {
+        self.requestId = requestId
+        self.functionArn = functionArn
+        self.payload = payload
+        self.tenantId = tenantId
+        self.clientContext = clientContext
+        self.tailLogs = tailLogs
+    }
+}
+
+/// What came of an invocation.
+public struct InvocationResult: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// The function's response.
+        case success
+        /// The runtime posted an error, or the platform ended the invocation (timeout, crash, init failure):
+        /// `X-Amz-Function-Error: Unhandled` with the error JSON as payload.
+        case functionError(errorType: String)
+    }
+
+    public var kind: Kind
+    public var payload: Data
+    public var contentType: String
+    public var executedVersion: String
+    /// The invocation's log lines (START ... REPORT), for `X-Amz-Log-Type: Tail`.
+    public var log: String
+    public var coldStart: Bool
+    public var environmentId: String
+}
+
+/// How an invocation ended inside an environment, before it is rendered for the caller.
+enum InvocationOutcome: Sendable, Equatable {
+    case response(Data, contentType: String)
+    case error(Data, errorType: String)
+    /// The platform's own error (timeout, runtime exit, ...): rendered as `{"errorType","errorMessage"}`.
+    case platformError(errorType: String, message: String)
+
+    var errorType: String? {
+        switch self {
+        case .response: nil
+        case .error(_, let type), .platformError(let type, _): type
+        }
+    }
+}
+
+/// A one-shot value: the first `fulfil` wins, every waiter gets it. The runtime's POST, a timeout and a crash
+/// race to settle an invocation through one of these, so exactly one of them decides.
+final class Latch<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value?
+    private var waiters: [CheckedContinuation<Value, Never>] = []
+
+    /// Returns false when a value was already set (a second post, or a post after a timeout).
+    @discardableResult
+    func fulfil(_ newValue: Value) -> Bool {
+        let toResume: [CheckedContinuation<Value, Never>]? = lock.withLock {
+            guard value == nil else { return nil }
+            value = newValue
+            defer { waiters = [] }
+            return waiters
+        }
+        guard let toResume else { return false }
+        for waiter in toResume { waiter.resume(returning: newValue) }
+        return true
+    }
+
+    var isFulfilled: Bool { lock.withLock { value != nil } }
+
+    func wait() async -> Value {
+        await withCheckedContinuation { continuation in
+            let ready: Value? = lock.withLock {
+                if let value { return value }
+                waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}
