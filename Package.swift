@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "IsolaServer",
             dependencies: [
-                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "AWSSigV4",
+                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaEngine", "IsolaSandbox", "AWSSigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

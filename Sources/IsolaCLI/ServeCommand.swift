@@ -42,6 +42,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Region used in every ARN; requests must be signed for it.")
     var region = "us-east-1"
 
+    @Option(help: "Folder with the sandbox agent and the function runtimes (scripts/setup builds it).")
+    var runtimeDir = "./runtime"
+
+    @Option(help: "Seconds an idle execution environment is kept for the next invocation of its function (and tenant).")
+    var keepAlive = 600
+
     @Flag(help: "Serve on a non-loopback address without --credentials. Dangerous: anyone who can reach the port can run code.")
     var insecureNoAuth = false
 
@@ -55,6 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port), (0...65535).contains(gatewayPort) else {
             throw ValidationError("--port and --gateway-port must be between 0 and 65535.")
         }
+        guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
         guard accountId.count == 12, accountId.allSatisfy(\.isNumber) else {
             throw ValidationError("--account-id must be 12 digits, like 000000000000.")
         }
@@ -77,6 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.accountId = accountId
         configuration.region = region
         configuration.insecureNoAuth = insecureNoAuth
+        configuration.runtimeDirectory = URL(fileURLWithPath: runtimeDir)
+        configuration.keepAliveSeconds = keepAlive
         if insecureNoAuth {
             logger.warning("--insecure-no-auth is ON: signatures are not checked on a non-loopback address.")
         }

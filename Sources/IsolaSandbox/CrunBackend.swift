@@ -32,8 +32,12 @@ public final class CrunBackend: SandboxBackend {
         self.agent = agent
         self.logger = logger
         let fm = FileManager.default
+        // The container's mapped root must traverse to rootfs/ and etc/; crun's state and the bundles stay private.
+        try fm.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+        try fm.setAttributes([.posixPermissions: 0o711], ofItemAtPath: stateDirectory.path)
         for sub in ["crun", "bundles"] {
-            try fm.createDirectory(at: stateDirectory.appendingPathComponent(sub), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+            try fm.createDirectory(at: stateDirectory.appendingPathComponent(sub), withIntermediateDirectories: true)
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: stateDirectory.appendingPathComponent(sub).path)
         }
         try OCIBundle.prepareRootfs(stateDirectory.appendingPathComponent("rootfs"))
         try OCIBundle.prepareEtc(stateDirectory.appendingPathComponent("etc"))

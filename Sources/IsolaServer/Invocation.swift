@@ -14,9 +14,12 @@ public struct InvokeRequest: Sendable {
     public var tenantId: String?
     public var clientContext: String?
     public var payload: Data
+    /// The API request's id, which is also the invocation's request id (as on AWS).
+    public var requestId: String
 
     init(_ request: APIRequest, reference: FunctionReference) throws {
         self.reference = reference
+        requestId = request.requestId
         let type = request.header("X-Amz-Invocation-Type") ?? "RequestResponse"
         guard let invocationType = InvocationType(rawValue: type) else {
             throw LambdaError.validation([ConstraintViolation(value: type, field: "invocationType", constraint: "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")])
@@ -34,7 +37,15 @@ public struct InvokeRequest: Sendable {
         if request.body.count > limit {
             throw LambdaError.requestTooLarge(limit: limit, operation: "InvokeFunction")
         }
-        payload = request.body
+        // No payload is the empty event, `{}`, as on AWS; anything else must be JSON.
+        if request.body.isEmpty {
+            payload = Data("{}".utf8)
+        } else {
+            guard (try? JSONSerialization.jsonObject(with: request.body, options: [.fragmentsAllowed])) != nil else {
+                throw LambdaError.malformedJSON("the payload is not valid JSON.")
+            }
+            payload = request.body
+        }
     }
 }
 

@@ -3,6 +3,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IsolaControlPlane
+import IsolaEngine
+import IsolaSandbox
 import IsolaStore
 import LambdaAPI
 import Logging
@@ -19,6 +21,9 @@ public enum IsolaVersion {
 public struct IsolaServer: Sendable {
     public let configuration: ServerConfiguration
     public let controlPlane: ControlPlane
+    /// nil when no sandbox backend could start here (say, no crun, or not root): the control plane still
+    /// serves, invocations are refused with the reason, and /health says so.
+    public let engine: Engine?
     let apiResponder: APIResponder
     let logger: Logger
 
@@ -26,12 +31,20 @@ public struct IsolaServer: Sendable {
     public static func open(_ configuration: ServerConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) async throws -> IsolaServer {
         let secrets = try loadCredentials(configuration, logger: logger)
         let directory = configuration.dataDirectory
+        // The data directory is traversable (0711) because crun, as a sandbox's mapped root, must reach the
+        // shared rootfs under sandbox/; everything else in it is private (0700 folders, 0600 files).
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let fm = FileManager.default
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+            try fm.setAttributes([.posixPermissions: 0o711], ofItemAtPath: directory.path)
+            for sub in ["db", "code", "code-unpacked"] {
+                try fm.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+                try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.appendingPathComponent(sub).path)
+            }
         } catch {
-            throw StartupError("Cannot create the data directory \(directory.path): \(error.localizedDescription). Pass --data-dir with a writable folder.")
+            throw StartupError("Cannot prepare the data directory \(directory.path): \(error.localizedDescription). Pass --data-dir with a writable folder.")
         }
-        let store = try SQLiteFunctionStore(path: directory.appendingPathComponent("isola.sqlite").path)
+        let store = try SQLiteFunctionStore(path: directory.appendingPathComponent("db/isola.sqlite").path)
         // ARNs are stored in function configurations: a data directory serves the account and region it was made for.
         for (key, value, flag) in [("account-id", configuration.accountId, "--account-id"), ("region", configuration.region, "--region")] {
             let pinned = try await store.pinMeta(key, proposed: value)
@@ -46,19 +59,59 @@ public struct IsolaServer: Sendable {
         if swept > 0 { logger.info("start-up sweep removed unreferenced code blobs", metadata: ["count": "\(swept)"]) }
         let codeURLs = try CodeURLSigner.load(from: directory.appendingPathComponent("code-url.key"))
         let authenticator = Authenticator(verifier: SigV4Verifier(secrets: secrets, region: configuration.region), clock: clock)
-        let routes = LambdaRoutes(controlPlane: controlPlane, codeURLs: codeURLs, invocations: ValidatingInvocationHandler(controlPlane: controlPlane), clock: clock)
+        let (engine, sandboxSummary) = await openEngine(configuration, code: code, logger: logger)
+        let invocations: any InvocationHandler = engine.map { EngineInvocationHandler(controlPlane: controlPlane, engine: $0) }
+            ?? ValidatingInvocationHandler(controlPlane: controlPlane)
+        let routes = LambdaRoutes(controlPlane: controlPlane, codeURLs: codeURLs, invocations: invocations, clock: clock) { function in
+            await engine?.retire(function: function)
+        }
         let authMode = secrets == nil ? "sigv4-unverified (loopback only)" : "sigv4"
         let health: @Sendable () -> [String: String] = {
             [
                 "status": "ok", "version": IsolaVersion.string, "region": configuration.region, "accountId": configuration.accountId,
-                "auth": authMode, "sandbox": "none: this build has no execution engine yet",
+                "auth": authMode, "sandbox": sandboxSummary,
             ]
         }
         let responder = APIResponder(
             routes: routes.routes, authenticator: authenticator, codeURLs: codeURLs, codeStore: { code.url(for: $0) },
             health: health, clock: clock, logger: logger
         )
-        return IsolaServer(configuration: configuration, controlPlane: controlPlane, apiResponder: responder, logger: logger)
+        return IsolaServer(configuration: configuration, controlPlane: controlPlane, engine: engine, apiResponder: responder, logger: logger)
+    }
+
+    /// The engine on the crun backend, after sweeping what a crash left; nil (with the reason) when it cannot run here.
+    static func openEngine(_ configuration: ServerConfiguration, code: CodeStore, logger: Logger) async -> (Engine?, String) {
+        let directory = configuration.dataDirectory
+        do {
+            let catalog = RuntimeCatalog(runtimeDirectory: configuration.runtimeDirectory.standardizedFileURL)
+            let backend = try CrunBackend(stateDirectory: directory.appendingPathComponent("sandbox"), agent: catalog.agent, logger: logger)
+            let swept = await backend.sweep()
+            if swept > 0 { logger.notice("start-up sweep removed sandboxes left by an earlier run", metadata: ["count": "\(swept)"]) }
+            var engineConfiguration = EngineConfiguration(socketRoot: socketRoot(for: directory))
+            engineConfiguration.keepAlive = .seconds(configuration.keepAliveSeconds)
+            engineConfiguration.region = configuration.region
+            try? FileManager.default.removeItem(at: engineConfiguration.socketRoot)
+            let engine = try Engine(
+                backend: backend, catalog: catalog, code: code, unpackedCode: directory.appendingPathComponent("code-unpacked"),
+                configuration: engineConfiguration, logger: logger
+            )
+            logger.notice("sandbox backend", metadata: ["backend": "\(backend.summary)"])
+            for runtime in catalog.substitutedRuntimes {
+                logger.info("runtime served by the default interpreter", metadata: ["runtime": "\(runtime)", "interpreter": "\(catalog.defaultInterpreter)"])
+            }
+            return (engine, backend.summary)
+        } catch {
+            logger.error("NO EXECUTION ENGINE: functions can be managed but not invoked", metadata: ["reason": "\(error)"])
+            return (nil, "unavailable: \(error)")
+        }
+    }
+
+    /// Runtime API sockets need a short path (at most 107 bytes): /run/isola-<hash of the data directory>.
+    static func socketRoot(for dataDirectory: URL) -> URL {
+        let path = dataDirectory.standardizedFileURL.path
+        let hash = path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
+        let base = FileManager.default.isWritableFile(atPath: "/run") ? "/run" : NSTemporaryDirectory()
+        return URL(fileURLWithPath: base).appendingPathComponent("isola-\(String(hash, radix: 16).prefix(12))")
     }
 
     /// Reads `--credentials`, and refuses an unauthenticated server on a non-loopback address.
@@ -106,22 +159,41 @@ public struct IsolaServer: Sendable {
         )
     }
 
-    /// Serves both ports until SIGTERM or SIGINT, then shuts down gracefully.
+    /// Serves both ports until SIGTERM or SIGINT, then shuts down gracefully: the listeners first, then every
+    /// execution environment.
     public func run() async throws {
         let logger = self.logger
         let configuration = self.configuration
         let api = apiApplication { port in
             logger.notice("Lambda API listening", metadata: ["endpoint": "http://\(configuration.host):\(port)"])
         }
+        // Services stop in reverse order: the engine is listed first so that it stops last.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let engine { services.append(.init(service: EngineService(engine: engine, logger: logger))) }
+        services += [.init(service: api), .init(service: gatewayApplication())]
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: api), .init(service: gatewayApplication())],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
         logger.notice("stopped")
+    }
+}
+
+/// Keeps the engine's housekeeping running (idle environments past the keep-alive are torn down) and, on
+/// graceful shutdown, stops every environment before the process exits.
+struct EngineService: Service {
+    let engine: Engine
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                await engine.reapIdle()
+            }
+        }
+        await engine.shutdown()
+        logger.notice("all execution environments stopped")
     }
 }
 

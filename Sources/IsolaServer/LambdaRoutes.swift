@@ -34,6 +34,8 @@ struct LambdaRoutes: Sendable {
     let codeURLs: CodeURLSigner
     let invocations: any InvocationHandler
     let clock: @Sendable () -> Date
+    /// Called after code, configuration or the function itself changed: its environments must not serve again.
+    let functionChanged: @Sendable (String) async -> Void
 
     var routes: [Route] {
         [
@@ -60,7 +62,9 @@ struct LambdaRoutes: Sendable {
                 return try .json(try await controlPlane.getFunction(reference) { codeURLs.url(authority: authority, digest: $0, now: now) })
             },
             Route(.delete, "2015-03-31/functions/{F}", "DeleteFunction") { request, p in
-                try await controlPlane.deleteFunction(try functionReference(p, request, maxLength: 256))
+                let reference = try functionReference(p, request, maxLength: 256)
+                try await controlPlane.deleteFunction(reference)
+                await functionChanged(reference.name)
                 return .empty()
             },
             Route(.get, "2015-03-31/functions/{F}/configuration", "GetFunctionConfiguration") { request, p in
@@ -69,11 +73,15 @@ struct LambdaRoutes: Sendable {
             },
             Route(.put, "2015-03-31/functions/{F}/configuration", "UpdateFunctionConfiguration") { request, p in
                 let input = try request.decode(UpdateFunctionConfigurationRequest.self)
-                return try .json(try await controlPlane.updateConfiguration(try functionReference(p, request), request: input))
+                let updated = try await controlPlane.updateConfiguration(try functionReference(p, request), request: input)
+                await functionChanged(updated.functionName)
+                return try .json(updated)
             },
             Route(.put, "2015-03-31/functions/{F}/code", "UpdateFunctionCode") { request, p in
                 let input = try request.decode(UpdateFunctionCodeRequest.self)
-                return try .json(try await controlPlane.updateCode(try functionReference(p, request), request: input))
+                let updated = try await controlPlane.updateCode(try functionReference(p, request), request: input)
+                if input.dryRun != true { await functionChanged(updated.functionName) }
+                return try .json(updated)
             },
             Route(.post, "2015-03-31/functions/{F}/versions", "PublishVersion") { request, p in
                 let input = try request.decode(PublishVersionRequest.self)

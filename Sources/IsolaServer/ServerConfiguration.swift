@@ -16,6 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var accountId = "000000000000"
     /// The region in every ARN and the only region a signature may be scoped to. Default us-east-1.
     public var region = "us-east-1"
+    /// Holds the sandbox agent (`agent`) and the runtimes (`python/` with awslambdaric). Default ./runtime.
+    public var runtimeDirectory = URL(fileURLWithPath: "runtime")
+    /// How long an idle execution environment is kept for its next invocation. Default 600 s.
+    public var keepAliveSeconds = 600
     /// Serve without verifying signatures on a non-loopback address. Off by default; logged loudly when on.
     public var insecureNoAuth = false
 

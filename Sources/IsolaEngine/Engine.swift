@@ -1,0 +1,294 @@
+import Foundation
+import IsolaControlPlane
+import IsolaSandbox
+import IsolaStore
+import LambdaAPI
+import Logging
+import NIOCore
+import NIOPosix
+
+public struct EngineConfiguration: Sendable {
+    /// Idle environments are kept this long after their last invocation, then torn down. Default 600 s.
+    public var keepAlive: Duration = .seconds(600)
+    /// The init phase's limit (AWS: 10 s); a longer init may also use the function's timeout, as AWS's retry does.
+    public var initLimit: Duration = .seconds(10)
+    public var region = "us-east-1"
+    /// Where the Runtime API sockets live: a short path, since a Unix socket path has at most 107 bytes.
+    public var socketRoot: URL
+
+    public init(socketRoot: URL) { self.socketRoot = socketRoot }
+}
+
+/// Runs invocations in execution environments, keyed so that an environment is never shared between tenants.
+///
+/// An invocation takes an idle environment of its key (the most recently used, so it is warm) or creates one;
+/// concurrent invocations of one key get separate environments; each serves one invocation at a time.
+public actor Engine {
+    let backend: any SandboxBackend
+    let catalog: RuntimeCatalog
+    let code: CodeStore
+    let unpacker: CodeUnpacker
+    let configuration: EngineConfiguration
+    let logger: Logger
+    let group: any EventLoopGroup
+    private var idle: [EnvironmentKey: [Environment]] = [:]
+    private var live: [String: Environment] = [:]
+    private var slots = SlotAllocator()
+    private var stopping: [String: Task<Void, Never>] = [:]
+    private var warnedRuntimes: Set<String> = []
+    private var shuttingDown = false
+
+    public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logger: Logger) throws {
+        try catalog.check()
+        try FileManager.default.createDirectory(at: configuration.socketRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        self.backend = backend
+        self.catalog = catalog
+        self.code = code
+        self.unpacker = try CodeUnpacker(root: unpackedCode)
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup.singleton
+    }
+
+    public var environmentCount: Int { live.count }
+
+    /// Invokes the resolved version. `tenant` must already have passed the tenancy rules.
+    public func invoke(_ resolved: ResolvedFunction, input: InvocationInput) async throws -> InvocationResult {
+        guard !shuttingDown else { throw EngineError("The server is shutting down; retry the invocation.") }
+        let configuration = resolved.version.configuration
+        let key = EnvironmentKey(
+            function: resolved.function.name, version: configuration.version, revision: configuration.revisionId,
+            tenant: resolved.function.tenancy == nil ? nil : input.tenantId
+        )
+        var coldStart = false
+        let environment: Environment
+        if let warm = idle[key]?.popLast() {
+            environment = warm
+        } else {
+            coldStart = true
+            switch try await createEnvironment(key: key, resolved: resolved) {
+            case .success(let created): environment = created
+            case .failure(let failure, let created):
+                retire(created)
+                let outcome = Environment.outcome(for: failure, oomKilled: false)
+                let measured = Measurements(duration: .zero, initDurationMs: await created.initDurationMs, maxMemoryBytes: 0)
+                return render(outcome, input: input, configuration: configuration, environment: created, measured: measured, coldStart: true)
+            }
+        }
+        let started = ContinuousClock.now
+        let outcome = await environment.invoke(input, timeoutSeconds: configuration.timeout)
+        let measured = Measurements(
+            duration: ContinuousClock.now - started, initDurationMs: coldStart ? await environment.initDurationMs : nil,
+            maxMemoryBytes: await environment.stats?.memoryPeakBytes ?? 0
+        )
+        let result = render(outcome, input: input, configuration: configuration, environment: environment, measured: measured, coldStart: coldStart)
+        if await environment.phase == .idle, !shuttingDown {
+            idle[key, default: []].append(environment)
+        } else {
+            retire(environment)
+        }
+        return result
+    }
+
+    enum Creation {
+        case success(Environment)
+        case failure(Environment.Failure, Environment)
+    }
+
+    private func createEnvironment(key: EnvironmentKey, resolved: ResolvedFunction) async throws -> Creation {
+        let configuration = resolved.version.configuration
+        let launch = catalog.launch(runtime: configuration.runtime, handler: configuration.handler)
+        if launch.runtimeVersion != configuration.runtime, warnedRuntimes.insert(configuration.runtime).inserted {
+            logger.warning("runtime served by another interpreter", metadata: ["runtime": "\(configuration.runtime)", "interpreter": "\(launch.runtimeVersion)"])
+        }
+        let codeDirectory = try await unpacker.directory(for: resolved.version.codeDigest, zip: code.url(for: resolved.version.codeDigest))
+        guard let slot = slots.take() else {
+            throw LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")
+        }
+        let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let logStream = LogStreamName.make(version: configuration.version, environmentId: id)
+        let socketDirectory = configuration.socketDirectory(root: self.configuration.socketRoot, id: id)
+        try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let environment = Environment(
+            id: id, key: key, logStream: logStream, memoryMB: configuration.memorySize,
+            isProvidedRuntime: configuration.runtime.hasPrefix("provided"), logger: logger
+        )
+        live[id] = environment
+        let spec = SandboxSpec(
+            id: id, codeDirectory: codeDirectory, runtimeDirectory: launch.runtimeDirectory, socketDirectory: socketDirectory,
+            command: launch.command, environment: environmentVariables(configuration, launch: launch, logStream: logStream),
+            memoryMB: configuration.memorySize, ephemeralStorageMB: configuration.ephemeralStorage.size,
+            hostIDBase: SlotAllocator.hostIDBase(slot)
+        )
+        let limit = self.configuration.initLimit + .seconds(configuration.timeout)
+        if let failure = await environment.start(spec: spec, backend: backend, socketPath: socketDirectory.appendingPathComponent("runtime.sock").path, group: group, initLimit: limit) {
+            slotsByEnvironment[id] = slot
+            return .failure(failure, environment)
+        }
+        slotsByEnvironment[id] = slot
+        return .success(environment)
+    }
+
+    private var slotsByEnvironment: [String: Int] = [:]
+
+    /// Lambda's reserved variables (contract 2.5), then the function's own.
+    func environmentVariables(_ configuration: FunctionConfiguration, launch: RuntimeCatalog.Launch, logStream: String) -> [String: String] {
+        var variables = configuration.environment?.variables ?? [:]
+        let reserved: [String: String] = [
+            "_HANDLER": configuration.handler,
+            "AWS_REGION": self.configuration.region,
+            "AWS_DEFAULT_REGION": self.configuration.region,
+            "AWS_LAMBDA_FUNCTION_NAME": configuration.functionName,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": String(configuration.memorySize),
+            "AWS_LAMBDA_FUNCTION_VERSION": configuration.version,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": configuration.loggingConfig.logGroup ?? "/aws/lambda/\(configuration.functionName)",
+            "AWS_LAMBDA_LOG_STREAM_NAME": logStream,
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        ]
+        variables.merge(reserved) { _, platform in platform }
+        variables.merge(launch.environment) { _, platform in platform }
+        if configuration.loggingConfig.logFormat == "JSON" {
+            variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            variables["AWS_LAMBDA_LOG_LEVEL"] = configuration.loggingConfig.applicationLogLevel ?? "INFO"
+        }
+        return variables
+    }
+
+    /// Takes an environment out of service and stops it in the background; shutdown waits for every stop.
+    private func retire(_ environment: Environment) {
+        let id = environment.id
+        guard live[id] != nil, stopping[id] == nil else { return }
+        // Unstructured so the caller's response is not delayed by crun's delete; tracked in `stopping`.
+        stopping[id] = Task {
+            await environment.stop()
+            self.forget(id)
+        }
+    }
+
+    private func forget(_ id: String) {
+        live[id] = nil
+        stopping[id] = nil
+        if let slot = slotsByEnvironment.removeValue(forKey: id) { slots.give(slot) }
+        try? FileManager.default.removeItem(at: configuration.socketRoot.appendingPathComponent(id))
+    }
+
+    /// Retires every environment of a function (after an update or delete): idle ones now, busy ones after
+    /// their invocation.
+    public func retire(function: String) async {
+        for (key, environments) in idle where key.function == function {
+            idle[key] = nil
+            for environment in environments { retire(environment) }
+        }
+        for environment in live.values where environment.key.function == function {
+            await environment.markRetiring()
+        }
+    }
+
+    /// Tears down environments idle for longer than the keep-alive.
+    public func reapIdle() async {
+        let now = ContinuousClock.now
+        for (key, environments) in idle {
+            var keep: [Environment] = []
+            for environment in environments {
+                if await now - environment.lastUsed > configuration.keepAlive { retire(environment) } else { keep.append(environment) }
+            }
+            idle[key] = keep.isEmpty ? nil : keep
+        }
+    }
+
+    /// Stops every environment and waits until all are gone.
+    public func shutdown() async {
+        shuttingDown = true
+        idle = [:]
+        for environment in live.values { retire(environment) }
+        for task in stopping.values { await task.value }
+        try? FileManager.default.removeItem(at: configuration.socketRoot)
+    }
+
+    // MARK: - Rendering
+
+    struct Measurements {
+        var duration: Duration
+        var initDurationMs: Double?
+        var maxMemoryBytes: Int
+    }
+
+    func render(_ outcome: InvocationOutcome, input: InvocationInput, configuration: FunctionConfiguration, environment: Environment, measured: Measurements, coldStart: Bool) -> InvocationResult {
+        let durationMs = Double(measured.duration.components.seconds) * 1000 + Double(measured.duration.components.attoseconds) / 1e15
+        let payload: Data
+        let kind: InvocationResult.Kind
+        switch outcome {
+        case .response(let body, _):
+            payload = body
+            kind = .success
+        case .error(let body, let type):
+            payload = body
+            kind = .functionError(errorType: type)
+        case .platformError(let type, let message):
+            let json = ["errorType": type, "errorMessage": "RequestId: \(input.requestId) Error: \(message)"]
+            payload = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data()
+            kind = .functionError(errorType: type)
+        }
+        let contentType = if case .response(_, let type) = outcome { type } else { "application/json" }
+        let log = ReportLine.tail(
+            requestId: input.requestId, version: configuration.version, output: environment.collector.take(),
+            durationMs: durationMs, memoryMB: configuration.memorySize, maxMemoryMB: (measured.maxMemoryBytes + 1_048_575) / 1_048_576,
+            initDurationMs: measured.initDurationMs, coldStart: coldStart,
+            errorType: outcome.errorType
+        )
+        return InvocationResult(
+            kind: kind, payload: payload, contentType: contentType, executedVersion: configuration.version,
+            log: log, coldStart: coldStart, environmentId: environment.id
+        )
+    }
+}
+
+extension FunctionConfiguration {
+    func socketDirectory(root: URL, id: String) -> URL { root.appendingPathComponent(id) }
+}
+
+/// Host uid/gid ranges for user namespaces: 65,536 ids per environment, never two live environments on one.
+struct SlotAllocator {
+    static let base: UInt32 = 1_000_000
+    static let count = 60_000
+    private var free: [Int] = []
+    private var next = 0
+
+    mutating func take() -> Int? {
+        if let slot = free.popLast() { return slot }
+        guard next < Self.count else { return nil }
+        defer { next += 1 }
+        return next
+    }
+
+    mutating func give(_ slot: Int) { free.append(slot) }
+
+    static func hostIDBase(_ slot: Int) -> UInt32 { base + UInt32(slot) * 65_536 }
+}
+
+/// `YYYY/MM/DD/[<version>]<32 hex>`, as AWS names log streams: one per execution environment.
+enum LogStreamName {
+    static func make(version: String, environmentId: String, date: Date = Date()) -> String {
+        var seconds = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d/%02d/%02d/", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday)) + "[\(version)]\(environmentId)"
+    }
+}
+
+/// The platform's log lines for one invocation (Text format), as `X-Amz-Log-Result` carries them.
+enum ReportLine {
+    static func tail(requestId: String, version: String, output: String, durationMs: Double, memoryMB: Int, maxMemoryMB: Int, initDurationMs: Double?, coldStart: Bool, errorType: String?) -> String {
+        var report = "REPORT RequestId: \(requestId)\tDuration: \(String(format: "%.2f", durationMs)) ms\tBilled Duration: \(Int(durationMs.rounded(.up)) + Int((initDurationMs ?? 0).rounded(.up))) ms\tMemory Size: \(memoryMB) MB\tMax Memory Used: \(maxMemoryMB) MB\t"
+        if let initDurationMs { report += "Init Duration: \(String(format: "%.2f", initDurationMs)) ms\t" }
+        if let errorType { report += errorType == "Sandbox.Timedout" ? "Status: timeout" : "Status: error\tError Type: \(errorType)" }
+        var text = "START RequestId: \(requestId) Version: \(version)\n"
+        text += output.isEmpty || output.hasSuffix("\n") ? output : output + "\n"
+        text += "END RequestId: \(requestId)\n" + report + "\n"
+        return text
+    }
+}
