@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Tests only: the fake runtime speaks HTTP over the environment's Unix socket with it.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Wire shapes of the Lambda API, validation, ARNs and the one error vocabulary. No I/O.
@@ -109,7 +111,14 @@ let package = Package(
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"], swiftSettings: strict),
         .testTarget(name: "IsolaStoreTests", dependencies: ["IsolaStore"], swiftSettings: strict),
         .testTarget(name: "IsolaSandboxTests", dependencies: ["IsolaSandbox"], swiftSettings: strict),
-        .testTarget(name: "IsolaEngineTests", dependencies: ["IsolaEngine", "IsolaSandbox", "IsolaControlPlane", "IsolaStore", "LambdaAPI"], swiftSettings: strict),
+        .testTarget(
+            name: "IsolaEngineTests",
+            dependencies: [
+                "IsolaEngine", "IsolaSandbox", "IsolaControlPlane", "IsolaStore", "LambdaAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "IsolaControlPlaneTests", dependencies: ["IsolaControlPlane", "IsolaStore", "LambdaAPI"], swiftSettings: strict),
         .testTarget(
             name: "IsolaServerTests",

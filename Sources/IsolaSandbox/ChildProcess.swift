@@ -94,8 +94,10 @@ final class ExitLatch: @unchecked Sendable {
 
     var value: Int32? { lock.withLock { result } }
 
+    /// The first value wins; later calls are ignored.
     func open(_ value: Int32) {
         let toResume: [CheckedContinuation<Int32, Never>] = lock.withLock {
+            guard result == nil else { return [] }
             result = value
             defer { waiters = [] }
             return waiters
