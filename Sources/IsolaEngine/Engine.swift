@@ -206,6 +206,7 @@ public actor Engine {
         idle = [:]
         for environment in live.values { retire(environment) }
         for task in stopping.values { await task.value }
+        await backend.shutdown()
         try? FileManager.default.removeItem(at: configuration.socketRoot)
     }
 

@@ -15,6 +15,7 @@ public final class CrunBackend: SandboxBackend {
     let agent: URL
     let seccompBPF: String
     let emptyControllers: URL
+    let scratch: ScratchVolumes
     /// Every sandbox's cgroup lives under this parent, so a sweep finds what a crash left.
     static let cgroupParent = "/isola"
     let logger: Logger
@@ -44,6 +45,7 @@ public final class CrunBackend: SandboxBackend {
         emptyControllers = stateDirectory.appendingPathComponent("empty-cgroup-controllers")
         if !fm.fileExists(atPath: emptyControllers.path) { _ = fm.createFile(atPath: emptyControllers.path, contents: nil) }
         seccompBPF = try SeccompProfile.compileBPF().base64EncodedString()
+        scratch = try ScratchVolumes(directory: stateDirectory.appendingPathComponent("scratch"), logger: logger)
         summary = "crun at \(crun), \(layout.rawValue), seccomp BPF precompiled"
     }
 
@@ -64,13 +66,25 @@ public final class CrunBackend: SandboxBackend {
         }
         let bundle = stateDirectory.appendingPathComponent("bundles/\(spec.id)")
         try FileManager.default.createDirectory(at: bundle, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let configuration = OCIBundle.configuration(
-            spec, rootfs: stateDirectory.appendingPathComponent("rootfs"), etc: stateDirectory.appendingPathComponent("etc"),
-            agent: agent, seccompBPF: seccompBPF, cgroupParent: Self.cgroupParent
-        )
-        try JSONSerialization.data(withJSONObject: configuration).write(to: bundle.appendingPathComponent("config.json"))
-        let process = try ChildProcess(crunCommand(["run", "--bundle", bundle.path, spec.id]), output: output)
-        return CrunSandbox(id: spec.id, backend: self, process: process, bundle: bundle, layout: layout)
+        let volume = try await scratch.take(sizeMB: spec.ephemeralStorageMB)
+        do {
+            let configuration = OCIBundle.configuration(
+                spec, rootfs: stateDirectory.appendingPathComponent("rootfs"), etc: stateDirectory.appendingPathComponent("etc"),
+                agent: agent, scratch: volume.mountPoint, seccompBPF: seccompBPF, cgroupParent: Self.cgroupParent
+            )
+            try JSONSerialization.data(withJSONObject: configuration).write(to: bundle.appendingPathComponent("config.json"))
+            let process = try ChildProcess(crunCommand(["run", "--bundle", bundle.path, spec.id]), output: output)
+            return CrunSandbox(id: spec.id, backend: self, process: process, bundle: bundle, volume: volume, layout: layout)
+        } catch {
+            await scratch.release(volume)
+            try? FileManager.default.removeItem(at: bundle)
+            throw error
+        }
+    }
+
+    /// Unmounts the volumes formatted ahead; call after every sandbox has stopped.
+    public func shutdown() async {
+        await scratch.drain()
     }
 
     public func sweep() async -> Int {
@@ -90,7 +104,8 @@ public final class CrunBackend: SandboxBackend {
                 rmdir("\(parent)/\(child)")
             }
         }
-        return max(leftovers.count, stale.count)
+        let volumes = await scratch.sweep()
+        return max(leftovers.count, stale.count, volumes)
     }
 
     /// Reads one of this sandbox's cgroup files (v1 memory controller, or the v2 unified tree).
@@ -108,12 +123,14 @@ final class CrunSandbox: SandboxInstance, @unchecked Sendable {
     let backend: CrunBackend
     let process: ChildProcess
     let bundle: URL
+    let volume: ScratchVolumes.Volume
     let layout: CgroupLayout
     private let stopping = ExitLatch()
     private let lock = NSLock()
     private var stopped = false
 
-    init(id: String, backend: CrunBackend, process: ChildProcess, bundle: URL, layout: CgroupLayout) {
+    init(id: String, backend: CrunBackend, process: ChildProcess, bundle: URL, volume: ScratchVolumes.Volume, layout: CgroupLayout) {
+        self.volume = volume
         self.id = id
         self.backend = backend
         self.process = process
@@ -153,6 +170,7 @@ final class CrunSandbox: SandboxInstance, @unchecked Sendable {
             _ = await process.wait()
             _ = try? await ChildProcess.run(backend.crunCommand(["delete", "-f", id]))
             try? FileManager.default.removeItem(at: bundle)
+            await backend.scratch.release(volume)
             stopping.open(0)
         } else {
             _ = await stopping.wait()

@@ -24,7 +24,7 @@ enum OCIBundle {
         "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
     ]
 
-    static func configuration(_ spec: SandboxSpec, rootfs: URL, etc: URL, agent: URL, seccompBPF: String, cgroupParent: String) -> [String: Any] {
+    static func configuration(_ spec: SandboxSpec, rootfs: URL, etc: URL, agent: URL, scratch: URL, seccompBPF: String, cgroupParent: String) -> [String: Any] {
         let environment = baseEnvironment.merging(spec.environment) { _, function in function }
             .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         func bind(_ source: URL, _ destination: String) -> [String: Any] {
@@ -41,10 +41,7 @@ enum OCIBundle {
             bind(spec.codeDirectory, "/var/task"),
             bind(spec.socketDirectory, "/run/isola"),
             ["destination": "/var/isola/agent", "type": "bind", "source": agent.path, "options": ["bind", "ro", "nosuid", "nodev"]],
-            [
-                "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
-                "options": ["nosuid", "nodev", "mode=1777", "size=\(spec.ephemeralStorageMB)m"],
-            ],
+            ["destination": "/tmp", "type": "bind", "source": scratch.path, "options": ["bind", "rw", "nosuid", "nodev"]],
         ]
         let memory = spec.memoryMB * 1_048_576
         return [

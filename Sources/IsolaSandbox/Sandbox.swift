@@ -95,6 +95,12 @@ public protocol SandboxBackend: Sendable {
     func start(_ spec: SandboxSpec, output: @escaping @Sendable (SandboxStream, [UInt8]) -> Void) async throws -> any SandboxInstance
     /// Removes sandboxes, cgroups and bundles left by an earlier run of this server. Returns how many.
     func sweep() async -> Int
+    /// Releases what the backend prepared ahead (after every sandbox has stopped).
+    func shutdown() async
+}
+
+extension SandboxBackend {
+    public func shutdown() async {}
 }
 
 public struct SandboxError: Error, CustomStringConvertible {

@@ -38,6 +38,7 @@ struct CrunBackendTests {
         let sandbox = try await backend.start(try spec(root, id: "t-\(UUID().uuidString.prefix(8).lowercased())", command: ["/usr/bin/python3", "-c", script])) { _, bytes in output.append(bytes) }
         let exit = await sandbox.exit()
         await sandbox.stop()
+        await backend.shutdown()
         #expect(exit == .exited(0), "output: \(output.text)")
         #expect(output.text.contains("993 world 0000000000000000 2 ['lo']"), "output: \(output.text)")
     }
@@ -51,7 +52,38 @@ struct CrunBackendTests {
         let sandbox = try await backend.start(try spec(root, id: "u-\(UUID().uuidString.prefix(8).lowercased())", command: ["/usr/bin/python3", "-c", script])) { _, bytes in output.append(bytes) }
         _ = await sandbox.exit()
         await sandbox.stop()
+        await backend.shutdown()
         #expect(output.text.contains("unshare -1 mount -1"), "output: \(output.text)")
+    }
+
+    @Test(.enabled(if: available))
+    func tmpIsOnDiskAndBoundedByEphemeralStorageNotMemory() async throws {
+        let (backend, root) = try makeBackend()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let output = LockedText()
+        // 128 MB of memory, 256 MB of /tmp: 200 MB fit, and the 300th MB does not.
+        let script = """
+            import errno
+            chunk = b"x" * (1 << 20)
+            written = 0
+            try:
+                with open("/tmp/fill", "wb") as f:
+                    for _ in range(300):
+                        f.write(chunk); f.flush(); written += 1
+            except OSError as e:
+                print("stopped", errno.errorcode[e.errno])
+            print("written", written)
+            """
+        var spec = try spec(root, id: "d-\(UUID().uuidString.prefix(8).lowercased())", command: ["/usr/bin/python3", "-c", script])
+        spec.ephemeralStorageMB = 256
+        let sandbox = try await backend.start(spec) { _, bytes in output.append(bytes) }
+        let exit = await sandbox.exit()
+        await sandbox.stop()
+        await backend.shutdown()
+        #expect(exit == .exited(0), "output: \(output.text)")
+        #expect(output.text.contains("stopped ENOSPC"), "output: \(output.text)")
+        let written = output.text.split(separator: "\n").first { $0.hasPrefix("written") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(written >= 200 && written < 300, "output: \(output.text)")
     }
 
     @Test(.enabled(if: available))
@@ -64,6 +96,7 @@ struct CrunBackendTests {
         let s2 = try await backend.start(try spec(root, id: "k-\(UUID().uuidString.prefix(8).lowercased())", command: ["/usr/bin/python3", "-c", "import os,signal; os.kill(os.getpid(), signal.SIGKILL)"])) { _, _ in }
         #expect(await s2.exit() == .signaled(9))
         await s2.stop()
+        await backend.shutdown()
     }
 }
 

@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+
+/// Each sandbox's `/tmp`: a loop-mounted ext4 image of the function's EphemeralStorage size, on disk.
+///
+/// Why not tmpfs: tmpfs pages are charged to the memory cgroup of whoever writes them, so a 128 MB function
+/// could not write 512 MB to `/tmp` as it can on AWS. Disk-backed page cache is reclaimable, so it is not.
+/// The image is sparse (it takes disk only as it fills) and bounds the size exactly. Volumes are formatted and
+/// mounted ahead of need (a small pool per size), so a cold start only takes one.
+actor ScratchVolumes {
+    struct Volume: Sendable {
+        let id: String
+        let sizeMB: Int
+        let image: URL
+        let mountPoint: URL
+    }
+
+    let directory: URL
+    /// Ready volumes kept per size; refilled in the background after each take.
+    let poolTarget: Int
+    private var pool: [Int: [Volume]] = [:]
+    private var refills: [Int: Task<Void, Never>] = [:]
+    private let logger: Logger
+
+    init(directory: URL, poolTarget: Int = 2, logger: Logger) throws {
+        self.directory = directory
+        self.poolTarget = poolTarget
+        self.logger = logger
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
+    }
+
+    /// A mounted, empty, world-writable (sticky) volume of at least `sizeMB` usable megabytes.
+    func take(sizeMB: Int) async throws -> Volume {
+        defer { refill(sizeMB) }
+        if var ready = pool[sizeMB], let volume = ready.popLast() {
+            pool[sizeMB] = ready
+            return volume
+        }
+        return try await Self.prepare(sizeMB: sizeMB, in: directory)
+    }
+
+    func release(_ volume: Volume) async {
+        await Self.destroy(volume)
+    }
+
+    private func refill(_ sizeMB: Int) {
+        guard refills[sizeMB] == nil else { return }
+        // Unstructured: formatting ahead must not delay the cold start that triggered it; tracked for shutdown.
+        refills[sizeMB] = Task {
+            while (pool[sizeMB]?.count ?? 0) < poolTarget, !Task.isCancelled {
+                do {
+                    let volume = try await Self.prepare(sizeMB: sizeMB, in: directory)
+                    pool[sizeMB, default: []].append(volume)
+                } catch {
+                    logger.warning("cannot prepare a /tmp volume ahead", metadata: ["error": "\(error)"])
+                    break
+                }
+            }
+            refills[sizeMB] = nil
+        }
+    }
+
+    /// Unmounts and deletes every pooled volume (shutdown).
+    func drain() async {
+        for task in refills.values { task.cancel() }
+        for task in refills.values { await task.value }
+        for volume in pool.values.flatMap({ $0 }) { await Self.destroy(volume) }
+        pool = [:]
+    }
+
+    /// Removes what a crash left: every mount and image under the directory.
+    func sweep() async -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for name in names where !name.hasSuffix(".img") {
+            _ = try? await ChildProcess.run(["/usr/bin/umount", "-l", directory.appendingPathComponent(name).path])
+        }
+        for name in names { try? FileManager.default.removeItem(at: directory.appendingPathComponent(name)) }
+        return names.filter { $0.hasSuffix(".img") }.count
+    }
+
+    static func prepare(sizeMB: Int, in directory: URL) async throws -> Volume {
+        let id = UUID().uuidString.lowercased()
+        let image = directory.appendingPathComponent("\(id).img")
+        let mountPoint = directory.appendingPathComponent(id)
+        // ext4 keeps a few percent for its own structures: size the image so the usable space is what was asked.
+        let bytes = Int64(sizeMB) * 1_048_576 * 106 / 100 + 8 * 1_048_576
+        guard FileManager.default.createFile(atPath: image.path, contents: nil, attributes: [.posixPermissions: 0o600]),
+            truncate(image.path, off_t(bytes)) == 0
+        else { throw SandboxError("cannot create the /tmp image \(image.path): errno \(errno)") }
+        let volume = Volume(id: id, sizeMB: sizeMB, image: image, mountPoint: mountPoint)
+        do {
+            let format = try await ChildProcess.run(["/usr/sbin/mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", image.path])
+            guard format.status == 0 else { throw SandboxError("mkfs.ext4 failed: \(format.output)") }
+            try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: false)
+            let mount = try await ChildProcess.run(["/usr/bin/mount", "-o", "loop,nosuid,nodev", image.path, mountPoint.path])
+            guard mount.status == 0 else { throw SandboxError("mounting the /tmp image failed: \(mount.output)") }
+            // lost+found belongs to no one in the sandbox; /tmp is world-writable with the sticky bit, as usual.
+            try? FileManager.default.removeItem(at: mountPoint.appendingPathComponent("lost+found"))
+            guard chmod(mountPoint.path, 0o1777) == 0 else { throw SandboxError("chmod of /tmp failed: errno \(errno)") }
+        } catch {
+            await destroy(volume)
+            throw error
+        }
+        return volume
+    }
+
+    static func destroy(_ volume: Volume) async {
+        if let result = try? await ChildProcess.run(["/usr/bin/umount", volume.mountPoint.path]), result.status != 0 {
+            _ = try? await ChildProcess.run(["/usr/bin/umount", "-l", volume.mountPoint.path])
+        }
+        try? FileManager.default.removeItem(at: volume.mountPoint)
+        try? FileManager.default.removeItem(at: volume.image)
+    }
+}
