@@ -97,6 +97,15 @@ public final class CrunBackend: SandboxBackend {
         let bundles = stateDirectory.appendingPathComponent("bundles")
         let stale = (try? FileManager.default.contentsOfDirectory(atPath: bundles.path)) ?? []
         for name in stale { try? FileManager.default.removeItem(at: bundles.appendingPathComponent(name)) }
+        // Processes of sandboxes whose crun died with the server (kill -9): their cgroups still list them.
+        for cgroupRoot in ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"] {
+            let parent = "\(cgroupRoot)\(Self.cgroupParent)"
+            for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+                let procs = (try? String(contentsOfFile: "\(parent)/\(child)/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) where pid > 1 { kill(pid, SIGKILL) }
+            }
+        }
+        if !leftovers.isEmpty { try? await Task.sleep(for: .milliseconds(100)) }
         // Cgroups crun could not remove (it removes its own on delete); empty ones only, so rmdir is safe.
         for controller in ["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified", ""] {
             let parent = "/sys/fs/cgroup/\(controller)\(controller.isEmpty ? "" : "/")isola"
