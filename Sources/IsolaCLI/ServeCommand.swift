@@ -18,6 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
               isola serve
               isola serve --port 9000 --data-dir /var/lib/isola --credentials ./isola-credentials
               isola serve --host 0.0.0.0 --credentials ./isola-credentials --region eu-west-1
+              isola serve --keep-alive 60 --interpreter python3.12=/usr/bin/python3.12
             """
     )
 
@@ -45,6 +46,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Folder with the sandbox agent and the function runtimes (scripts/setup builds it).")
     var runtimeDir = "./runtime"
 
+    @Option(help: ArgumentHelp("Interpreter for a Python runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable; must live under /usr, which every sandbox mounts). Default: /usr/bin/pythonX.Y when installed, else /usr/bin/python3.", valueName: "runtime=path"))
+    var interpreter: [String] = []
+
     @Option(help: "Seconds an idle execution environment is kept for the next invocation of its function (and tenant).")
     var keepAlive = 600
 
@@ -60,6 +64,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port), (0...65535).contains(gatewayPort) else {
             throw ValidationError("--port and --gateway-port must be between 0 and 65535.")
+        }
+        for entry in interpreter {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0].hasPrefix("python3."), parts[1].hasPrefix("/usr/"), FileManager.default.isExecutableFile(atPath: parts[1]) else {
+                throw ValidationError("--interpreter takes python3.N=/usr/..., an executable under /usr (got '\(entry)').")
+            }
         }
         guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
         guard accountId.count == 12, accountId.allSatisfy(\.isNumber) else {
@@ -86,6 +96,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.insecureNoAuth = insecureNoAuth
         configuration.runtimeDirectory = URL(fileURLWithPath: runtimeDir)
         configuration.keepAliveSeconds = keepAlive
+        configuration.interpreters = Dictionary(interpreter.map { entry in
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            return (parts[0], parts[1])
+        }, uniquingKeysWith: { _, last in last })
         if insecureNoAuth {
             logger.warning("--insecure-no-auth is ON: signatures are not checked on a non-loopback address.")
         }

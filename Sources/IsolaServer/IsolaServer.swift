@@ -83,7 +83,7 @@ public struct IsolaServer: Sendable {
     static func openEngine(_ configuration: ServerConfiguration, code: CodeStore, logger: Logger) async -> (Engine?, String) {
         let directory = configuration.dataDirectory
         do {
-            let catalog = RuntimeCatalog(runtimeDirectory: configuration.runtimeDirectory.standardizedFileURL)
+            let catalog = RuntimeCatalog(runtimeDirectory: configuration.runtimeDirectory.standardizedFileURL, interpreters: configuration.interpreters)
             let backend = try CrunBackend(stateDirectory: directory.appendingPathComponent("sandbox"), agent: catalog.agent, logger: logger)
             let swept = await backend.sweep()
             if swept > 0 { logger.notice("start-up sweep removed sandboxes left by an earlier run", metadata: ["count": "\(swept)"]) }

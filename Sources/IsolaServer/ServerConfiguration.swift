@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var region = "us-east-1"
     /// Holds the sandbox agent (`agent`) and the runtimes (`python/` with awslambdaric). Default ./runtime.
     public var runtimeDirectory = URL(fileURLWithPath: "runtime")
+    /// Python runtime -> interpreter under /usr (the rest: /usr/bin/pythonX.Y if installed, else /usr/bin/python3).
+    public var interpreters: [String: String] = [:]
     /// How long an idle execution environment is kept for its next invocation. Default 600 s.
     public var keepAliveSeconds = 600
     /// Serve without verifying signatures on a non-loopback address. Off by default; logged loudly when on.
