@@ -7,7 +7,9 @@
 // 2. Starts the runtime, and relays every TCP connection to the environment's own Unix socket (bind-mounted by
 //    the host into this sandbox alone): the host knows which environment speaks by the socket it comes in on.
 // 3. As PID 1: reaps every child, forwards SIGTERM/SIGINT to the runtime, and exits with the runtime's status
-//    (128 + signal number when a signal ended it), which is how the host learns why a runtime died.
+//    (128 + signal number when a signal ended it), which is how the host learns why a runtime died. Just before
+//    it exits it tells the host (POST /isola/v1/agent/exit) and waits up to a second for the answer, so the host
+//    can read the sandbox's OOM state and peak memory while its cgroup still exists.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -53,7 +55,11 @@ struct Agent {
                 while true {
                     let pid = waitpid(-1, &status, WNOHANG)
                     if pid <= 0 { break }
-                    if pid == child { exit(exitCode(status)) }
+                    if pid == child {
+                        let code = exitCode(status)
+                        reportExit(code, socketPath: socketPath)
+                        exit(code)
+                    }
                 }
             default:
                 kill(child, received)
@@ -65,6 +71,21 @@ struct Agent {
     static func exitCode(_ status: Int32) -> Int32 {
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    static func reportExit(_ code: Int32, socketPath: String) {
+        let fd = connectUnix(socketPath)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let body = "{\"status\":\(code)}"
+        let request = "POST /isola/v1/agent/exit HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        let sent = request.withCString { write(fd, $0, strlen($0)) }
+        guard sent > 0 else { return }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
     }
 
     static func fail(_ message: String) -> Never {

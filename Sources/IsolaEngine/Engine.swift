@@ -60,34 +60,56 @@ public actor Engine {
             function: resolved.function.name, version: configuration.version, revision: configuration.revisionId,
             tenant: resolved.function.tenancy == nil ? nil : input.tenantId
         )
-        var coldStart = false
-        let environment: Environment
-        if let warm = idle[key]?.popLast() {
-            environment = warm
-        } else {
-            coldStart = true
-            switch try await createEnvironment(key: key, resolved: resolved) {
-            case .success(let created): environment = created
-            case .failure(let failure, let created):
-                retire(created)
-                let outcome = Environment.outcome(for: failure, oomKilled: false)
-                let measured = Measurements(duration: .zero, initDurationMs: await created.initDurationMs, maxMemoryBytes: 0)
-                return render(outcome, input: input, configuration: configuration, environment: created, measured: measured, coldStart: true)
+        // An environment that dies before its runtime takes the event (say, a warm one whose runtime just exited)
+        // never ran user code with it: the invocation moves to a fresh environment, once.
+        var attempt = 0
+        while true {
+            let coldStart: Bool
+            let environment: Environment
+            if attempt == 0, let warm = await takeIdle(key) {
+                (environment, coldStart) = (warm, false)
+            } else {
+                switch try await createEnvironment(key: key, resolved: resolved) {
+                case .success(let created): (environment, coldStart) = (created, true)
+                case .failure(let failure, let created):
+                    retire(created)
+                    let outcome = Environment.outcome(for: failure, oomKilled: await created.stats?.oomKilled ?? false)
+                    let measured = Measurements(duration: .zero, initDurationMs: await created.initDurationMs, maxMemoryBytes: 0)
+                    return render(outcome, input: input, configuration: configuration, environment: created, measured: measured, coldStart: true)
+                }
             }
+            let started = ContinuousClock.now
+            let outcome = await environment.invoke(input, timeoutSeconds: configuration.timeout)
+            if outcome == .undelivered, attempt == 0 {
+                retire(environment)
+                attempt += 1
+                continue
+            }
+            let measured = Measurements(
+                duration: ContinuousClock.now - started, initDurationMs: coldStart ? await environment.initDurationMs : nil,
+                maxMemoryBytes: await environment.stats?.memoryPeakBytes ?? 0
+            )
+            let result = render(outcome, input: input, configuration: configuration, environment: environment, measured: measured, coldStart: coldStart)
+            if await environment.phase == .idle, !shuttingDown {
+                idle[key, default: []].append(environment)
+            } else {
+                retire(environment)
+            }
+            return result
         }
-        let started = ContinuousClock.now
-        let outcome = await environment.invoke(input, timeoutSeconds: configuration.timeout)
-        let measured = Measurements(
-            duration: ContinuousClock.now - started, initDurationMs: coldStart ? await environment.initDurationMs : nil,
-            maxMemoryBytes: await environment.stats?.memoryPeakBytes ?? 0
-        )
-        let result = render(outcome, input: input, configuration: configuration, environment: environment, measured: measured, coldStart: coldStart)
-        if await environment.phase == .idle, !shuttingDown {
-            idle[key, default: []].append(environment)
-        } else {
-            retire(environment)
+    }
+
+    /// The most recently used idle environment of the key that is still alive and within its keep-alive;
+    /// one whose runtime died while idle, or that outlived the keep-alive, is retired instead of reused.
+    private func takeIdle(_ key: EnvironmentKey) async -> Environment? {
+        while let candidate = idle[key]?.popLast() {
+            if idle[key]?.isEmpty == true { idle[key] = nil }
+            if await candidate.phase == .idle, await ContinuousClock.now - candidate.lastUsed <= configuration.keepAlive {
+                return candidate
+            }
+            retire(candidate)
         }
-        return result
+        return nil
     }
 
     enum Creation {
@@ -223,6 +245,10 @@ public actor Engine {
         let payload: Data
         let kind: InvocationResult.Kind
         switch outcome {
+        case .undelivered:
+            let json = ["errorType": "Runtime.ExitError", "errorMessage": "RequestId: \(input.requestId) Error: Runtime exited without providing a reason"]
+            payload = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data()
+            kind = .functionError(errorType: "Runtime.ExitError")
         case .response(let body, _):
             payload = body
             kind = .success

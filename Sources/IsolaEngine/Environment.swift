@@ -53,6 +53,8 @@ actor Environment {
     private var current: Assignment?
     private var initError: (body: Data, errorType: String)?
     private var exit: SandboxExit?
+    /// Counters read when the agent reported the runtime's exit, before the sandbox's cgroup was removed.
+    private var statsAtExit: SandboxStats?
     private let isProvidedRuntime: Bool
     private let stopped = Latch<Bool>()
     private var stopping = false
@@ -124,7 +126,7 @@ actor Environment {
     /// Runs one invocation; the environment must be idle (the engine guarantees it).
     func invoke(_ input: InvocationInput, timeoutSeconds: Int) async -> InvocationOutcome {
         guard phase == .idle else {
-            return .platformError(errorType: "Runtime.Unknown", message: "Error: environment not ready (\(phase.rawValue))")
+            return .platformError(errorType: "Runtime.Unknown", message: "environment not ready (\(phase.rawValue))")
         }
         transition(to: .busy)
         lastUsed = .now
@@ -156,10 +158,12 @@ actor Environment {
             return result
         }
         lastUsed = .now
-        if case .platformError = outcome {
+        switch outcome {
+        case .platformError, .undelivered, .error(_, errorType: "Function.ResponseSizeTooLarge"):
+            // Reset, as AWS does after a timeout or crash; a refused oversized response leaves awslambdaric dead too.
             transition(to: .retiring)
-        } else if phase == .busy {
-            transition(to: .idle)
+        case .response, .error:
+            if phase == .busy { transition(to: .idle) }
         }
         return outcome
     }
@@ -185,7 +189,7 @@ actor Environment {
         stopped.fulfil(true)
     }
 
-    var stats: SandboxStats? { sandbox?.stats() }
+    var stats: SandboxStats? { statsAtExit ?? sandbox?.stats() }
 
     // MARK: - Runtime API
 
@@ -194,6 +198,12 @@ actor Environment {
         switch (request.method, path) {
         case ("GET", RuntimeAPIContract.nextPath):
             return await next()
+        case ("POST", RuntimeAPIContract.agentExitPath):
+            // The agent reports its runtime's exit before it exits itself, while the cgroup still exists: the
+            // moment to read the OOM state and peak memory. (A runtime could call this too; it only makes the
+            // host read its own environment's counters early.)
+            statsAtExit = sandbox?.stats()
+            return .json(200, RuntimeAPIContract.accepted)
         case ("POST", RuntimeAPIContract.initErrorPath):
             guard phase == .initializing else { return .json(403, RuntimeAPIContract.invalidStateTransition) }
             let type = RuntimeAPIContract.validErrorType(request.headers["lambda-runtime-function-error-type"]) ?? "Runtime.Unknown"
@@ -283,9 +293,9 @@ actor Environment {
         ready.fulfil(failure)
         parkedNext?.resume(returning: .json(500, RuntimeAPIContract.errorBody("ServiceException", "runtime exited")))
         parkedNext = nil
-        let outcome = Self.outcome(for: failure, oomKilled: sandbox?.stats().oomKilled ?? false)
+        let outcome = Self.outcome(for: failure, oomKilled: stats?.oomKilled ?? false)
         current?.latch.fulfil(outcome)
-        pending?.latch.fulfil(outcome)
+        pending?.latch.fulfil(.undelivered)
         if phase != .gone { transition(to: .retiring) }
         logger.debug("runtime exited", metadata: ["status": "\(status)"])
     }

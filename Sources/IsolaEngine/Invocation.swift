@@ -47,10 +47,12 @@ enum InvocationOutcome: Sendable, Equatable {
     case error(Data, errorType: String)
     /// The platform's own error (timeout, runtime exit, ...): rendered as `{"errorType","errorMessage"}`.
     case platformError(errorType: String, message: String)
+    /// The environment died before the runtime took the event: no user code saw it, so it can be retried.
+    case undelivered
 
     var errorType: String? {
         switch self {
-        case .response: nil
+        case .response, .undelivered: nil
         case .error(_, let type), .platformError(let type, _): type
         }
     }

@@ -3,8 +3,11 @@ import Logging
 
 /// The real sandbox: one crun container per execution environment.
 ///
-/// Layout under `stateDirectory`: `rootfs/` (the shared read-only root), `etc/`, `crun/` (crun's own state, so a
-/// sweep sees only Isola's containers), `bundles/<id>/config.json`. On hybrid cgroup hosts every crun call runs
+/// Layout: under `stateDirectory` (private, 0700) `crun/` (crun's own state, so a sweep sees only Isola's
+/// containers), `bundles/<id>/config.json` and `scratch/` (the `/tmp` volumes); under `sharedDirectory` the
+/// read-only `rootfs/` and `etc/` every sandbox shares. The shared folder must be traversable by the sandboxes'
+/// mapped users (crun mounts the rootfs as the container's root), so it lives apart from the data directory,
+/// which may sit below a private folder. On hybrid cgroup hosts every crun call runs
 /// inside a private mount namespace where the cgroup2 mount's `cgroup.controllers` reads empty (see
 /// sandbox-findings); nothing changes outside that namespace.
 public final class CrunBackend: SandboxBackend {
@@ -12,15 +15,22 @@ public final class CrunBackend: SandboxBackend {
     let crun: String
     let layout: CgroupLayout
     let stateDirectory: URL
+    let sharedDirectory: URL
     let agent: URL
     let seccompBPF: String
     let emptyControllers: URL
     let scratch: ScratchVolumes
-    /// Every sandbox's cgroup lives under this parent, so a sweep finds what a crash left.
-    static let cgroupParent = "/isola"
+    /// Every sandbox's cgroup lives under this server's own parent (`/isola/<instance>`), so a sweep finds what a
+    /// crash left, and never touches another Isola server's sandboxes on the same host.
+    let cgroupParent: String
     let logger: Logger
 
-    public init(stateDirectory: URL, agent: URL, logger: Logger) throws {
+    /// `instance` names this server's cgroup subtree: letters, digits and `-` (the server uses a hash of its data directory).
+    public init(stateDirectory: URL, sharedDirectory: URL, agent: URL, instance: String, logger: Logger) throws {
+        guard !instance.isEmpty, instance.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw SandboxError("invalid sandbox instance name '\(instance)'")
+        }
+        cgroupParent = "/isola/\(instance)"
         guard let crun = HostProbe.crunPath() else {
             throw SandboxError("crun is not installed. Install Debian's package (apt-get install crun), or set ISOLA_CRUN to its path.")
         }
@@ -30,18 +40,20 @@ public final class CrunBackend: SandboxBackend {
         self.crun = crun
         self.layout = HostProbe.cgroupLayout()
         self.stateDirectory = stateDirectory
+        self.sharedDirectory = sharedDirectory
         self.agent = agent
         self.logger = logger
         let fm = FileManager.default
-        // The container's mapped root must traverse to rootfs/ and etc/; crun's state and the bundles stay private.
-        try fm.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-        try fm.setAttributes([.posixPermissions: 0o711], ofItemAtPath: stateDirectory.path)
-        for sub in ["crun", "bundles"] {
-            try fm.createDirectory(at: stateDirectory.appendingPathComponent(sub), withIntermediateDirectories: true)
-            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: stateDirectory.appendingPathComponent(sub).path)
+        for directory in [stateDirectory, stateDirectory.appendingPathComponent("crun"), stateDirectory.appendingPathComponent("bundles")] {
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
         }
-        try OCIBundle.prepareRootfs(stateDirectory.appendingPathComponent("rootfs"))
-        try OCIBundle.prepareEtc(stateDirectory.appendingPathComponent("etc"))
+        try fm.createDirectory(at: sharedDirectory, withIntermediateDirectories: true)
+        for directory in [sharedDirectory, sharedDirectory.deletingLastPathComponent()] {
+            try fm.setAttributes([.posixPermissions: 0o711], ofItemAtPath: directory.path)
+        }
+        try OCIBundle.prepareRootfs(sharedDirectory.appendingPathComponent("rootfs"))
+        try OCIBundle.prepareEtc(sharedDirectory.appendingPathComponent("etc"))
         emptyControllers = stateDirectory.appendingPathComponent("empty-cgroup-controllers")
         if !fm.fileExists(atPath: emptyControllers.path) { _ = fm.createFile(atPath: emptyControllers.path, contents: nil) }
         seccompBPF = try SeccompProfile.compileBPF().base64EncodedString()
@@ -69,8 +81,8 @@ public final class CrunBackend: SandboxBackend {
         let volume = try await scratch.take(sizeMB: spec.ephemeralStorageMB)
         do {
             let configuration = OCIBundle.configuration(
-                spec, rootfs: stateDirectory.appendingPathComponent("rootfs"), etc: stateDirectory.appendingPathComponent("etc"),
-                agent: agent, scratch: volume.mountPoint, seccompBPF: seccompBPF, cgroupParent: Self.cgroupParent
+                spec, rootfs: sharedDirectory.appendingPathComponent("rootfs"), etc: sharedDirectory.appendingPathComponent("etc"),
+                agent: agent, scratch: volume.mountPoint, seccompBPF: seccompBPF, cgroupParent: cgroupParent
             )
             try JSONSerialization.data(withJSONObject: configuration).write(to: bundle.appendingPathComponent("config.json"))
             let process = try ChildProcess(crunCommand(["run", "--bundle", bundle.path, spec.id]), output: output)
@@ -85,6 +97,10 @@ public final class CrunBackend: SandboxBackend {
     /// Unmounts the volumes formatted ahead; call after every sandbox has stopped.
     public func shutdown() async {
         await scratch.drain()
+        // This server's (now empty) cgroup parents.
+        for controller in ["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified", ""] {
+            rmdir("/sys/fs/cgroup/\(controller)\(controller.isEmpty ? "" : "/")\(cgroupParent.dropFirst())")
+        }
     }
 
     public func sweep() async -> Int {
@@ -99,7 +115,7 @@ public final class CrunBackend: SandboxBackend {
         for name in stale { try? FileManager.default.removeItem(at: bundles.appendingPathComponent(name)) }
         // Processes of sandboxes whose crun died with the server (kill -9): their cgroups still list them.
         for cgroupRoot in ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"] {
-            let parent = "\(cgroupRoot)\(Self.cgroupParent)"
+            let parent = "\(cgroupRoot)\(cgroupParent)"
             for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
                 let procs = (try? String(contentsOfFile: "\(parent)/\(child)/cgroup.procs", encoding: .utf8)) ?? ""
                 for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) where pid > 1 { kill(pid, SIGKILL) }
@@ -108,7 +124,7 @@ public final class CrunBackend: SandboxBackend {
         if !leftovers.isEmpty { try? await Task.sleep(for: .milliseconds(100)) }
         // Cgroups crun could not remove (it removes its own on delete); empty ones only, so rmdir is safe.
         for controller in ["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified", ""] {
-            let parent = "/sys/fs/cgroup/\(controller)\(controller.isEmpty ? "" : "/")isola"
+            let parent = "/sys/fs/cgroup/\(controller)\(controller.isEmpty ? "" : "/")\(cgroupParent.dropFirst())"
             for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
                 rmdir("\(parent)/\(child)")
             }
@@ -120,8 +136,8 @@ public final class CrunBackend: SandboxBackend {
     /// Reads one of this sandbox's cgroup files (v1 memory controller, or the v2 unified tree).
     func cgroupValue(_ id: String, v1 file: String, v2 v2file: String) -> String? {
         let path = layout == .v2
-            ? "/sys/fs/cgroup\(Self.cgroupParent)/\(id)/\(v2file)"
-            : "/sys/fs/cgroup/memory\(Self.cgroupParent)/\(id)/\(file)"
+            ? "/sys/fs/cgroup\(cgroupParent)/\(id)/\(v2file)"
+            : "/sys/fs/cgroup/memory\(cgroupParent)/\(id)/\(file)"
         return try? String(contentsOfFile: path, encoding: .utf8)
     }
 }

@@ -31,12 +31,12 @@ public struct IsolaServer: Sendable {
     public static func open(_ configuration: ServerConfiguration, logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) async throws -> IsolaServer {
         let secrets = try loadCredentials(configuration, logger: logger)
         let directory = configuration.dataDirectory
-        // The data directory is traversable (0711) because crun, as a sandbox's mapped root, must reach the
-        // shared rootfs under sandbox/; everything else in it is private (0700 folders, 0600 files).
+        // Private: metadata, code and the sandboxes' private state. (What sandboxes must traverse, their shared
+        // read-only root, lives under /run/isola-<hash>, apart from this folder.)
         do {
             let fm = FileManager.default
             try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-            try fm.setAttributes([.posixPermissions: 0o711], ofItemAtPath: directory.path)
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
             for sub in ["db", "code", "code-unpacked"] {
                 try fm.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
                 try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.appendingPathComponent(sub).path)
@@ -84,13 +84,20 @@ public struct IsolaServer: Sendable {
         let directory = configuration.dataDirectory
         do {
             let catalog = RuntimeCatalog(runtimeDirectory: configuration.runtimeDirectory.standardizedFileURL, interpreters: configuration.interpreters)
-            let backend = try CrunBackend(stateDirectory: directory.appendingPathComponent("sandbox"), agent: catalog.agent, logger: logger)
+            let runRoot = socketRoot(for: directory)
+            let backend = try CrunBackend(
+                stateDirectory: directory.appendingPathComponent("sandbox"), sharedDirectory: runRoot.appendingPathComponent("root"),
+                agent: catalog.agent, instance: String(runRoot.lastPathComponent.dropFirst("isola-".count)), logger: logger
+            )
             let swept = await backend.sweep()
             if swept > 0 { logger.notice("start-up sweep removed sandboxes left by an earlier run", metadata: ["count": "\(swept)"]) }
-            var engineConfiguration = EngineConfiguration(socketRoot: socketRoot(for: directory))
+            var engineConfiguration = EngineConfiguration(socketRoot: runRoot)
             engineConfiguration.keepAlive = .seconds(configuration.keepAliveSeconds)
             engineConfiguration.region = configuration.region
-            try? FileManager.default.removeItem(at: engineConfiguration.socketRoot)
+            // Sockets of an earlier run (the shared root was just rebuilt beside them).
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: runRoot.path)) ?? [] where name != "root" {
+                try? FileManager.default.removeItem(at: runRoot.appendingPathComponent(name))
+            }
             let engine = try Engine(
                 backend: backend, catalog: catalog, code: code, unpackedCode: directory.appendingPathComponent("code-unpacked"),
                 configuration: engineConfiguration, logger: logger
@@ -106,7 +113,8 @@ public struct IsolaServer: Sendable {
         }
     }
 
-    /// Runtime API sockets need a short path (at most 107 bytes): /run/isola-<hash of the data directory>.
+    /// Runtime API sockets need a short path (at most 107 bytes), and the sandboxes' shared root a folder they can
+    /// traverse: both live in /run/isola-<hash of the data directory>, removed at shutdown.
     static func socketRoot(for dataDirectory: URL) -> URL {
         let path = dataDirectory.standardizedFileURL.path
         let hash = path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }

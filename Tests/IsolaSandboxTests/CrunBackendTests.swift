@@ -15,7 +15,7 @@ struct CrunBackendTests {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        return (try CrunBackend(stateDirectory: root.appendingPathComponent("state"), agent: Self.agent, logger: logger), root)
+        return (try CrunBackend(stateDirectory: root.appendingPathComponent("state"), sharedDirectory: root.appendingPathComponent("shared/root"), agent: Self.agent, instance: "test-\(UUID().uuidString.prefix(8).lowercased())", logger: logger), root)
     }
 
     func spec(_ root: URL, id: String, command: [String], memoryMB: Int = 128) throws -> SandboxSpec {
