@@ -12,7 +12,7 @@ extension ControlPlane {
         guard reserved >= 0 else {
             throw LambdaError.validation([ConstraintViolation(value: "\(reserved)", field: "reservedConcurrentExecutions", constraint: "Member must have value greater than or equal to 0")])
         }
-        return try await store.write { [self] tx in
+        return try await write { [self] tx in
             var function = try resolve(tx, FunctionReference(name: reference.name, account: reference.account, region: reference.region)).function
             let others = try tx.totals().reservedConcurrency - (function.reservedConcurrency ?? 0)
             if Limits.accountConcurrency - (others + reserved) < Limits.minimumUnreservedConcurrency {
@@ -36,7 +36,7 @@ extension ControlPlane {
 
     public func deleteConcurrency(_ reference: FunctionReference) async throws {
         try requireUnqualified(reference, operation: "DeleteFunctionConcurrency")
-        try await store.write { [self] tx in
+        try await write { [self] tx in
             var function = try resolve(tx, FunctionReference(name: reference.name, account: reference.account, region: reference.region)).function
             function.reservedConcurrency = nil
             try tx.save(function)
@@ -61,7 +61,7 @@ extension ControlPlane {
         let reference = try taggedFunction(resource)
         guard let tags else { throw LambdaError.validation([ConstraintViolation(value: "null", field: "tags", constraint: "Member must not be null")]) }
         _ = try Validation.checkTags(tags)
-        try await store.write { [self] tx in
+        try await write { [self] tx in
             var function = try resolve(tx, reference).function
             function.tags.merge(tags) { _, new in new }
             _ = try Validation.checkTags(function.tags)
@@ -74,7 +74,7 @@ extension ControlPlane {
         guard !keys.isEmpty else {
             throw LambdaError.validation([ConstraintViolation(value: "null", field: "tagKeys", constraint: "Member must not be null")])
         }
-        try await store.write { [self] tx in
+        try await write { [self] tx in
             var function = try resolve(tx, reference).function
             for key in keys { function.tags[key] = nil }
             try tx.save(function)

@@ -10,7 +10,7 @@ extension ControlPlane {
         if let description = request.description, description.count > Limits.maxDescriptionLength {
             throw LambdaError.validation([ConstraintViolation(value: description, field: "description", constraint: "Member must have length less than or equal to \(Limits.maxDescriptionLength)")])
         }
-        return try await store.write { [self] tx in
+        return try await write { [self] tx in
             var (function, latest) = try latestForUpdate(tx, reference, revisionId: request.revisionId)
             if let expected = request.codeSha256, expected != latest.configuration.codeSha256 {
                 throw LambdaError(
@@ -76,7 +76,7 @@ extension ControlPlane {
         }
         try Validation.checkAliasName(name)
         try checkAliasDescription(request.description)
-        return try await store.write { [self] tx in
+        return try await write { [self] tx in
             let function = try resolve(tx, FunctionReference(name: reference.name, account: reference.account, region: reference.region)).function
             try checkAliasTargets(tx, function: function.name, version: version, routing: request.routingConfig)
             let arn = arns.function(function.name, qualifier: name)
@@ -118,7 +118,7 @@ extension ControlPlane {
     public func updateAlias(_ reference: FunctionReference, name: String, request: AliasRequest) async throws -> AliasConfiguration {
         try Validation.checkAliasName(name)
         try checkAliasDescription(request.description)
-        return try await store.write { [self] tx in
+        return try await write { [self] tx in
             let function = try resolve(tx, FunctionReference(name: reference.name, account: reference.account, region: reference.region)).function
             guard var alias = try tx.alias(name, of: function.name)?.configuration else {
                 throw LambdaError.aliasNotFound(arns.function(function.name, qualifier: name))
@@ -137,7 +137,7 @@ extension ControlPlane {
     /// Deleting an alias that does not exist succeeds, as the model's DeleteAlias (no ResourceNotFound) implies.
     public func deleteAlias(_ reference: FunctionReference, name: String) async throws {
         try Validation.checkAliasName(name)
-        try await store.write { [self] tx in
+        try await write { [self] tx in
             let function = try resolve(tx, FunctionReference(name: reference.name, account: reference.account, region: reference.region)).function
             try tx.deleteAlias(name, of: function.name)
         }

@@ -15,6 +15,7 @@ public final class ControlPlane: Sendable {
     public let arns: ARNBuilder
     let clock: @Sendable () -> Date
     let logger: Logger
+    let resolutions = ResolutionCache()
 
     public init(store: any FunctionStore, code: CodeStore, arns: ARNBuilder, clock: @escaping @Sendable () -> Date = Date.init, logger: Logger) {
         self.store = store
@@ -36,7 +37,7 @@ public final class ControlPlane: Sendable {
         let summary = try ZipInspector.inspect(request.zip)
         let stored = try await code.put(request.zip)
         do {
-            let result = try await store.write { [self] tx in
+            let result = try await write { [self] tx in
                 if try tx.function(request.name) != nil { throw LambdaError.functionAlreadyExists(request.name) }
                 let latest = makeConfiguration(name: request.name, version: "$LATEST", settings: request.settings, tenancy: request.tenancy, code: stored)
                 var function = FunctionRecord(name: request.name, tenancy: request.tenancy, tags: request.tags)
@@ -56,8 +57,20 @@ public final class ControlPlane: Sendable {
     }
 
     /// Resolves a reference (name, ARN, `:version` or `:alias`) to the version it designates.
+    /// Resolutions are cached (the invoke path asks for one per request); every write through this control plane
+    /// clears the cache after it commits, and a read that raced with a write never fills it with what it read.
     public func resolve(_ reference: FunctionReference) async throws -> ResolvedFunction {
-        try await store.read { [self] tx in try resolve(tx, reference) }
+        if let cached = resolutions.lookup(reference) { return cached }
+        let generation = resolutions.generation
+        let resolved = try await store.read { [self] tx in try resolve(tx, reference) }
+        resolutions.store(resolved, for: reference, ifGeneration: generation)
+        return resolved
+    }
+
+    /// Every write of the control plane goes through here, so that cached resolutions never outlive it.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any FunctionStoreWriting) throws -> T) async throws -> T {
+        defer { resolutions.invalidate() }
+        return try await store.write(body)
     }
 
     public func getFunction(_ reference: FunctionReference, codeLocation: (String) -> String) async throws -> GetFunctionResponse {
@@ -139,7 +152,7 @@ public final class ControlPlane: Sendable {
         }
         let stored = try await code.put(zip)
         do {
-            let (result, replaced) = try await store.write { [self] tx -> (FunctionConfiguration, String) in
+            let (result, replaced) = try await write { [self] tx -> (FunctionConfiguration, String) in
                 var (function, latest) = try latestForUpdate(tx, reference, revisionId: request.revisionId)
                 let replaced = latest.codeDigest
                 latest.configuration.codeSha256 = stored.sha256Base64
@@ -163,7 +176,7 @@ public final class ControlPlane: Sendable {
 
     public func updateConfiguration(_ reference: FunctionReference, request: UpdateFunctionConfigurationRequest) async throws -> FunctionConfiguration {
         try requireUnqualified(reference, operation: "UpdateFunctionConfiguration")
-        return try await store.write { [self] tx in
+        return try await write { [self] tx in
             var (_, latest) = try latestForUpdate(tx, reference, revisionId: request.revisionId)
             let settings = try Validation.applyUpdate(request, to: FunctionSettings(latest.configuration))
             var configuration = latest.configuration
@@ -178,7 +191,7 @@ public final class ControlPlane: Sendable {
     // MARK: - Delete
 
     public func deleteFunction(_ reference: FunctionReference) async throws {
-        let released: Set<String> = try await store.write { [self] tx in
+        let released: Set<String> = try await write { [self] tx in
             guard arns.owns(reference), let function = try tx.function(reference.name) else {
                 throw LambdaError.functionNotFound(arns.function(reference.name, qualifier: reference.qualifier))
             }
@@ -333,5 +346,36 @@ enum Paging {
             throw LambdaError(.invalidParameterValue, "Invalid Marker '\(marker)': pass the NextMarker of a previous response unchanged.")
         }
         return text.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+    }
+}
+
+/// Resolved references, valid until the next write. (One process owns the store today; a shared store for
+/// scale-out will need the store to announce writes instead.)
+final class ResolutionCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [FunctionReference: ResolvedFunction] = [:]
+    private var currentGeneration = 0
+    /// Bounded: a flood of distinct references cannot grow it without end.
+    static let capacity = 10_000
+
+    var generation: Int { lock.withLock { currentGeneration } }
+
+    func lookup(_ reference: FunctionReference) -> ResolvedFunction? {
+        lock.withLock { entries[reference] }
+    }
+
+    func store(_ resolved: ResolvedFunction, for reference: FunctionReference, ifGeneration generation: Int) {
+        lock.withLock {
+            guard generation == currentGeneration else { return }
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[reference] = resolved
+        }
+    }
+
+    func invalidate() {
+        lock.withLock {
+            currentGeneration += 1
+            entries.removeAll(keepingCapacity: true)
+        }
     }
 }

@@ -1,6 +1,6 @@
 /// How a caller names a function: a plain name, `name:qualifier`, a partial ARN `123456789012:function:name`
 /// or a full ARN, each optionally qualified by a version or an alias.
-public struct FunctionReference: Sendable, Equatable {
+public struct FunctionReference: Sendable, Hashable {
     public var name: String
     public var qualifier: String?
     /// Account and region when the caller gave an ARN; a mismatch with the server's means "not here".
