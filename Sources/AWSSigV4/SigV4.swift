@@ -56,7 +56,9 @@ public enum SigV4 {
             case UInt8(ascii: "/") where keepSlash:
                 out.append("/")
             default:
-                out.append(String(format: "%%%02X", byte))
+                out.append("%")
+                out.append(Character(UnicodeScalar(upperHexDigits[Int(byte >> 4)])))
+                out.append(Character(UnicodeScalar(upperHexDigits[Int(byte & 0x0f)])))
             }
         }
         return out
@@ -174,7 +176,17 @@ public enum SigV4 {
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+    /// Lower-case hex, without `String(format:)` (it is on every request's path, three times).
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(lowerHexDigits[Int(byte >> 4)])
+            out.append(lowerHexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    static let lowerHexDigits = Array("0123456789abcdef".utf8)
+    static let upperHexDigits = Array("0123456789ABCDEF".utf8)
 }

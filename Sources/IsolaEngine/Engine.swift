@@ -78,19 +78,18 @@ public actor Engine {
                     return render(outcome, input: input, configuration: configuration, environment: created, measured: measured, coldStart: true)
                 }
             }
-            let started = ContinuousClock.now
-            let outcome = await environment.invoke(input, timeoutSeconds: configuration.timeout)
-            if outcome == .undelivered, attempt == 0 {
+            let report = await environment.invoke(input, timeoutSeconds: configuration.timeout)
+            if report.outcome == .undelivered, attempt == 0 {
                 retire(environment)
                 attempt += 1
                 continue
             }
             let measured = Measurements(
-                duration: ContinuousClock.now - started, initDurationMs: coldStart ? await environment.initDurationMs : nil,
-                maxMemoryBytes: await environment.stats?.memoryPeakBytes ?? 0
+                duration: report.duration, initDurationMs: coldStart ? await environment.initDurationMs : nil,
+                maxMemoryBytes: report.maxMemoryBytes
             )
-            let result = render(outcome, input: input, configuration: configuration, environment: environment, measured: measured, coldStart: coldStart)
-            if await environment.phase == .idle, !shuttingDown {
+            let result = render(report.outcome, input: input, configuration: configuration, environment: environment, measured: measured, coldStart: coldStart)
+            if report.reusable, !shuttingDown {
                 idle[key, default: []].append(environment)
             } else {
                 retire(environment)
@@ -104,9 +103,7 @@ public actor Engine {
     private func takeIdle(_ key: EnvironmentKey) async -> Environment? {
         while let candidate = idle[key]?.popLast() {
             if idle[key]?.isEmpty == true { idle[key] = nil }
-            if await candidate.phase == .idle, await ContinuousClock.now - candidate.lastUsed <= configuration.keepAlive {
-                return candidate
-            }
+            if await candidate.isUsable(keepAlive: configuration.keepAlive) { return candidate }
             retire(candidate)
         }
         return nil

@@ -47,6 +47,8 @@ actor Environment {
     private(set) var initDurationMs: Double?
     private var sandbox: (any SandboxInstance)?
     private var server: RuntimeAPIServer?
+    /// Where this environment's invocation deadlines are scheduled.
+    private var timerLoop: (any EventLoop)?
     private let ready = Latch<Failure?>()
     private var parkedNext: CheckedContinuation<RuntimeAPIResponse, Never>?
     private var pending: Assignment?
@@ -83,6 +85,7 @@ actor Environment {
     /// Starts the Runtime API socket and the sandbox, then waits for init. Returns nil when the runtime is ready.
     func start(spec: SandboxSpec, backend: any SandboxBackend, socketPath: String, group: any EventLoopGroup, initLimit: Duration) async -> Failure? {
         let started = ContinuousClock.now
+        timerLoop = group.next()
         do {
             server = try await RuntimeAPIServer.start(path: socketPath, group: group) { [weak self] request in
                 guard let self else { return .json(500, RuntimeAPIContract.errorBody("ServiceException", "environment is gone")) }
@@ -124,7 +127,27 @@ actor Environment {
     }
 
     /// Runs one invocation; the environment must be idle (the engine guarantees it).
-    func invoke(_ input: InvocationInput, timeoutSeconds: Int) async -> InvocationOutcome {
+    /// What an invocation's caller needs back from the environment, in one hop.
+    struct Report: Sendable {
+        var outcome: InvocationOutcome
+        var duration: Duration
+        var maxMemoryBytes: Int
+        /// Still able to serve (idle), or on its way out.
+        var reusable: Bool
+    }
+
+    /// Whether the engine may hand this environment an invocation now: idle, and used within `keepAlive`.
+    func isUsable(keepAlive: Duration) -> Bool {
+        phase == .idle && ContinuousClock.now - lastUsed <= keepAlive
+    }
+
+    func invoke(_ input: InvocationInput, timeoutSeconds: Int) async -> Report {
+        let started = ContinuousClock.now
+        let outcome = await run(input, timeoutSeconds: timeoutSeconds)
+        return Report(outcome: outcome, duration: ContinuousClock.now - started, maxMemoryBytes: stats?.memoryPeakBytes ?? 0, reusable: phase == .idle)
+    }
+
+    private func run(_ input: InvocationInput, timeoutSeconds: Int) async -> InvocationOutcome {
         guard phase == .idle else {
             return .platformError(errorType: "Runtime.Unknown", message: "environment not ready (\(phase.rawValue))")
         }
@@ -140,23 +163,11 @@ actor Environment {
             pending = assignment
         }
         let timeout = InvocationOutcome.platformError(errorType: "Sandbox.Timedout", message: "Task timed out after \(String(format: "%.2f", Double(timeoutSeconds))) seconds")
-        let outcome = await withTaskGroup(of: InvocationOutcome?.self) { group in
-            group.addTask { await assignment.latch.wait() }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(timeoutSeconds))
-                if !Task.isCancelled { assignment.latch.fulfil(timeout) }
-                return nil
-            }
-            var result = timeout
-            while let next = await group.next() {
-                if let next {
-                    result = next
-                    break
-                }
-            }
-            group.cancelAll()
-            return result
-        }
+        // The deadline is a timer on an event loop rather than a racing task: the invoke path creates no tasks.
+        let latch = assignment.latch
+        let timer = timerLoop?.scheduleTask(in: .seconds(Int64(timeoutSeconds))) { latch.fulfil(timeout) }
+        let outcome = await latch.wait()
+        timer?.cancel()
         lastUsed = .now
         switch outcome {
         case .platformError, .undelivered, .error(_, errorType: "Function.ResponseSizeTooLarge"):
