@@ -342,10 +342,17 @@ actor Environment {
 
 /// X-Ray-style trace ids for `Lambda-Runtime-Trace-Id` (runtimes copy it into `_X_AMZN_TRACE_ID`).
 enum TraceID {
+    /// One draw of 160 random bits (each `random(in:)` call is a getrandom(2) system call on Linux).
     static func make() -> String {
-        let time = String(Int(Date().timeIntervalSince1970), radix: 16)
-        let random = (0..<24).map { _ in String(Int.random(in: 0..<16), radix: 16) }.joined()
-        let parent = (0..<16).map { _ in String(Int.random(in: 0..<16), radix: 16) }.joined()
-        return "Root=1-\(time)-\(random);Parent=\(parent);Sampled=0"
+        var generator = SystemRandomNumberGenerator()
+        let a = generator.next() as UInt64, b = generator.next() as UInt64, c = generator.next() as UInt64
+        let time = String(UInt64(Date().timeIntervalSince1970), radix: 16)
+        let random = hex(a, digits: 16) + hex(b >> 32, digits: 8)
+        return "Root=1-\(time)-\(random);Parent=\(hex(c, digits: 16));Sampled=0"
+    }
+
+    static func hex(_ value: UInt64, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
     }
 }
