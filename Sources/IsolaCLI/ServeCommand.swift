@@ -52,6 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds an idle execution environment is kept for the next invocation of its function (and tenant).")
     var keepAlive = 600
 
+    @Option(help: "Most execution environments alive at once; at the cap the least recently used idle one makes room, and with none idle invocations get 429 (default: 2500, or fewer when memory is short).")
+    var maxEnvironments: Int?
+
     @Flag(help: "Serve on a non-loopback address without --credentials. Dangerous: anyone who can reach the port can run code.")
     var insecureNoAuth = false
 
@@ -71,6 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("--interpreter takes python3.N=/usr/..., an executable under /usr (got '\(entry)').")
             }
         }
+        if let maxEnvironments, maxEnvironments < 1 { throw ValidationError("--max-environments must be at least 1.") }
         guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
         guard accountId.count == 12, accountId.allSatisfy(\.isNumber) else {
             throw ValidationError("--account-id must be 12 digits, like 000000000000.")
@@ -96,6 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.insecureNoAuth = insecureNoAuth
         configuration.runtimeDirectory = URL(fileURLWithPath: runtimeDir)
         configuration.keepAliveSeconds = keepAlive
+        if let maxEnvironments { configuration.maxEnvironments = maxEnvironments }
         configuration.interpreters = Dictionary(interpreter.map { entry in
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             return (parts[0], parts[1])

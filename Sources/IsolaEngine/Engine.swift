@@ -10,6 +10,17 @@ import NIOPosix
 public struct EngineConfiguration: Sendable {
     /// Idle environments are kept this long after their last invocation, then torn down. Default 600 s.
     public var keepAlive: Duration = .seconds(600)
+    /// At most this many environments live at once (AWS allows 2,500 tenant environments per 1,000 of
+    /// concurrency). At the cap, the least recently used idle environment makes room; with none idle, the
+    /// invocation is throttled (429 TooManyRequestsException). Default: `defaultMaxEnvironments`.
+    public var maxEnvironments = EngineConfiguration.defaultMaxEnvironments
+
+    /// 2,500, or fewer where memory is short: three quarters of physical memory at 16 MB per environment
+    /// (an idle Python environment takes about 7 MB; the rest is headroom for the ones that work).
+    public static var defaultMaxEnvironments: Int {
+        let budget = Double(ProcessInfo.processInfo.physicalMemory) * 0.75 / Double(16 * 1_048_576)
+        return max(16, min(2_500, Int(budget)))
+    }
     /// The init phase's limit (AWS: 10 s); a longer init may also use the function's timeout, as AWS's retry does.
     public var initLimit: Duration = .seconds(10)
     public var region = "us-east-1"
@@ -90,6 +101,7 @@ public actor Engine {
             )
             let result = render(report.outcome, input: input, configuration: configuration, environment: environment, measured: measured, coldStart: coldStart)
             if report.reusable, !shuttingDown {
+                environment.idleSince = .now
                 idle[key, default: []].append(environment)
             } else {
                 retire(environment)
@@ -121,6 +133,7 @@ public actor Engine {
             logger.warning("runtime served by another interpreter", metadata: ["runtime": "\(configuration.runtime)", "interpreter": "\(launch.runtimeVersion)"])
         }
         let codeDirectory = try await unpacker.directory(for: resolved.version.codeDigest, zip: code.url(for: resolved.version.codeDigest))
+        try makeRoom()
         guard let slot = slots.take() else {
             throw LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")
         }
@@ -175,6 +188,22 @@ public actor Engine {
             variables["AWS_LAMBDA_LOG_LEVEL"] = configuration.loggingConfig.applicationLogLevel ?? "INFO"
         }
         return variables
+    }
+
+    /// Keeps the number of environments under the cap: evicts the least recently used idle one (of any function
+    /// or tenant: idle environments are a cache), or throttles when every environment is working.
+    private func makeRoom() throws {
+        while live.count - stopping.count >= configuration.maxEnvironments {
+            let oldest = idle.flatMap { key, environments in environments.map { (key, $0) } }
+                .min { $0.1.idleSince < $1.1.idleSince }
+            guard let (key, victim) = oldest else {
+                throw LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")
+            }
+            idle[key]?.removeAll { $0 === victim }
+            if idle[key]?.isEmpty == true { idle[key] = nil }
+            logger.debug("evicting an idle environment to make room", metadata: ["environment": "\(victim.id)"])
+            retire(victim)
+        }
     }
 
     /// Takes an environment out of service and stops it in the background; shutdown waits for every stop.

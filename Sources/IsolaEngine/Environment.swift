@@ -41,6 +41,8 @@ actor Environment {
     let logStream: String
     let memoryMB: Int
     let collector = OutputCollector()
+    /// When it last went back to its idle list; set and read only by the engine's actor (the eviction order).
+    nonisolated(unsafe) var idleSince = ContinuousClock.now
     private let logger: Logger
     private(set) var phase: Phase = .creating
     private(set) var lastUsed: ContinuousClock.Instant = .now

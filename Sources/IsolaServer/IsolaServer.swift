@@ -94,6 +94,7 @@ public struct IsolaServer: Sendable {
             var engineConfiguration = EngineConfiguration(socketRoot: runRoot)
             engineConfiguration.keepAlive = .seconds(configuration.keepAliveSeconds)
             engineConfiguration.region = configuration.region
+            if let cap = configuration.maxEnvironments { engineConfiguration.maxEnvironments = cap }
             // Sockets of an earlier run (the shared root was just rebuilt beside them).
             for name in (try? FileManager.default.contentsOfDirectory(atPath: runRoot.path)) ?? [] where name != "root" {
                 try? FileManager.default.removeItem(at: runRoot.appendingPathComponent(name))
@@ -102,7 +103,7 @@ public struct IsolaServer: Sendable {
                 backend: backend, catalog: catalog, code: code, unpackedCode: directory.appendingPathComponent("code-unpacked"),
                 configuration: engineConfiguration, logger: logger
             )
-            logger.notice("sandbox backend", metadata: ["backend": "\(backend.summary)"])
+            logger.notice("sandbox backend", metadata: ["backend": "\(backend.summary)", "max-environments": "\(engineConfiguration.maxEnvironments)"])
             for runtime in catalog.substitutedRuntimes {
                 logger.info("runtime served by the default interpreter", metadata: ["runtime": "\(runtime)", "interpreter": "\(catalog.defaultInterpreter)"])
             }

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var interpreters: [String: String] = [:]
     /// How long an idle execution environment is kept for its next invocation. Default 600 s.
     public var keepAliveSeconds = 600
+    /// Most environments alive at once (see EngineConfiguration.maxEnvironments). nil: the engine's default.
+    public var maxEnvironments: Int?
     /// Serve without verifying signatures on a non-loopback address. Off by default; logged loudly when on.
     public var insecureNoAuth = false
 

@@ -33,7 +33,7 @@ struct EngineHarness {
     let engine: Engine
     let backend: FakeSandboxBackend
 
-    static func make(keepAlive: Duration = .seconds(600), initLimit: Duration = .seconds(10), initBehaviour: FakeInit = .ready, step: @escaping @Sendable (_ count: Int, _ tenant: String?, _ requestId: String) -> FakeStep) async throws -> EngineHarness {
+    static func make(keepAlive: Duration = .seconds(600), initLimit: Duration = .seconds(10), maxEnvironments: Int = 100, initBehaviour: FakeInit = .ready, step: @escaping @Sendable (_ count: Int, _ tenant: String?, _ requestId: String) -> FakeStep) async throws -> EngineHarness {
         let root = URL(fileURLWithPath: "/tmp/isola-engine-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("runtime/python/awslambdaric"), withIntermediateDirectories: true)
         var logger = Logger(label: "test")
@@ -45,6 +45,7 @@ struct EngineHarness {
         var configuration = EngineConfiguration(socketRoot: root.appendingPathComponent("s"))
         configuration.keepAlive = keepAlive
         configuration.initLimit = initLimit
+        configuration.maxEnvironments = maxEnvironments
         let engine = try Engine(
             backend: backend, catalog: RuntimeCatalog(runtimeDirectory: root.appendingPathComponent("runtime")), code: code,
             unpackedCode: root.appendingPathComponent("unpacked"), configuration: configuration, logger: logger

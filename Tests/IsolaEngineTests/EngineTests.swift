@@ -155,4 +155,34 @@ struct EngineTests {
         #expect(await h.engine.environmentCount == 0)
         await h.remove()
     }
+
+    @Test func atTheCapTheLeastRecentlyUsedIdleEnvironmentMakesRoom() async throws {
+        let h = try await EngineHarness.make(maxEnvironments: 2, step: Self.echo)
+        try await h.createFunction("f", perTenant: true)
+        let a = try await h.invoke("f", tenant: "a")
+        let b = try await h.invoke("f", tenant: "b")
+        _ = try await h.invoke("f", tenant: "b")
+        let c = try await h.invoke("f", tenant: "c")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(h.backend.stoppedSandboxes == [a.environmentId], "a was idle longest")
+        let bAgain = try await h.invoke("f", tenant: "b")
+        #expect(bAgain.environmentId == b.environmentId && !bAgain.coldStart)
+        #expect(c.coldStart)
+        await h.remove()
+    }
+
+    @Test func withEveryEnvironmentBusyANewOneIsThrottled() async throws {
+        let h = try await EngineHarness.make(maxEnvironments: 1) { count, _, _ in
+            Thread.sleep(forTimeInterval: 0.5)
+            return .respond("{}")
+        }
+        try await h.createFunction("f", perTenant: true)
+        async let first = h.invoke("f", tenant: "a")
+        try await Task.sleep(for: .milliseconds(150))
+        await #expect(throws: LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")) {
+            _ = try await h.invoke("f", tenant: "b")
+        }
+        #expect(try await first.kind == .success)
+        await h.remove()
+    }
 }
