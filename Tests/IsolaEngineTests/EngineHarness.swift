@@ -82,6 +82,16 @@ struct EngineHarness {
     }
 }
 
+/// Waits (up to `timeout`) for a condition that background work makes true, e.g. an environment being stopped.
+func eventually(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return await condition()
+}
+
 extension InvocationResult {
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] ?? [:] }
 }

@@ -140,9 +140,8 @@ struct EngineTests {
         try await h.createFunction("f", perTenant: true)
         let first = try await h.invoke("f", tenant: "a")
         await h.engine.reapIdle()
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(h.backend.stoppedSandboxes.contains(first.environmentId))
-        #expect(await h.engine.environmentCount == 0)
+        #expect(try await eventually { h.backend.stoppedSandboxes.contains(first.environmentId) })
+        #expect(try await eventually { await h.engine.environmentCount == 0 })
         await h.remove()
     }
 
@@ -163,7 +162,7 @@ struct EngineTests {
         let b = try await h.invoke("f", tenant: "b")
         _ = try await h.invoke("f", tenant: "b")
         let c = try await h.invoke("f", tenant: "c")
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await eventually { !h.backend.stoppedSandboxes.isEmpty })
         #expect(h.backend.stoppedSandboxes == [a.environmentId], "a was idle longest")
         let bAgain = try await h.invoke("f", tenant: "b")
         #expect(bAgain.environmentId == b.environmentId && !bAgain.coldStart)
@@ -172,13 +171,14 @@ struct EngineTests {
     }
 
     @Test func withEveryEnvironmentBusyANewOneIsThrottled() async throws {
-        let h = try await EngineHarness.make(maxEnvironments: 1) { count, _, _ in
+        let h = try await EngineHarness.make(maxEnvironments: 1) { _, _, _ in
             Thread.sleep(forTimeInterval: 0.5)
             return .respond("{}")
         }
         try await h.createFunction("f", perTenant: true)
         async let first = h.invoke("f", tenant: "a")
-        try await Task.sleep(for: .milliseconds(150))
+        // Once a's environment exists it is working (initializing, then busy), so it cannot make room.
+        while h.backend.startedSpecs.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         await #expect(throws: LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")) {
             _ = try await h.invoke("f", tenant: "b")
         }
