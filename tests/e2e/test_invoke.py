@@ -13,14 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
-import re
-import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import pytest
-from botocore.exceptions import ClientError
 
 import e2e_support as s
 import sandbox_support as sb
