@@ -48,6 +48,8 @@ public actor Engine {
     private var stopping: [String: Task<Void, Never>] = [:]
     private var warnedRuntimes: Set<String> = []
     private var shuttingDown = false
+    private var inFlight: [String: Int] = [:]
+    private var inFlightTotal = 0
 
     public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logger: Logger) throws {
         try catalog.check()
@@ -71,6 +73,8 @@ public actor Engine {
             function: resolved.function.name, version: configuration.version, revision: configuration.revisionId,
             tenant: resolved.function.tenancy == nil ? nil : input.tenantId
         )
+        try admit(resolved.function.name, reserved: resolved.function.reservedConcurrency)
+        defer { release(resolved.function.name) }
         // An environment that dies before its runtime takes the event (say, a warm one whose runtime just exited)
         // never ran user code with it: the invocation moves to a fresh environment, once.
         var attempt = 0
@@ -108,6 +112,25 @@ public actor Engine {
             }
             return result
         }
+    }
+
+    /// Concurrency limits, as Lambda applies them: a function's reserved concurrency caps its invocations in
+    /// flight (0 stops it), and the account's concurrency caps them all.
+    private func admit(_ function: String, reserved: Int?) throws {
+        if let reserved, inFlight[function, default: 0] >= reserved {
+            throw LambdaError(.tooManyRequests, "Rate Exceeded.", reason: "ReservedFunctionConcurrentInvocationLimitExceeded")
+        }
+        guard inFlightTotal < Limits.accountConcurrency else {
+            throw LambdaError(.tooManyRequests, "Rate Exceeded.", reason: "ConcurrentInvocationLimitExceeded")
+        }
+        inFlight[function, default: 0] += 1
+        inFlightTotal += 1
+    }
+
+    private func release(_ function: String) {
+        inFlightTotal -= 1
+        let remaining = inFlight[function, default: 1] - 1
+        inFlight[function] = remaining > 0 ? remaining : nil
     }
 
     /// The most recently used idle environment of the key that is still alive and within its keep-alive;

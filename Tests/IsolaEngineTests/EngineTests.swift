@@ -185,4 +185,26 @@ struct EngineTests {
         #expect(try await first.kind == .success)
         await h.remove()
     }
+
+    @Test func reservedConcurrencyCapsInvocationsInFlight() async throws {
+        let h = try await EngineHarness.make { _, _, _ in
+            Thread.sleep(forTimeInterval: 0.4)
+            return .respond("{}")
+        }
+        try await h.createFunction("f", perTenant: true)
+        _ = try await h.plane.putConcurrency(FunctionReference(name: "f"), reserved: 1)
+        async let first = h.invoke("f", tenant: "a")
+        while h.backend.startedSpecs.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        await #expect(throws: LambdaError(.tooManyRequests, "Rate Exceeded.", reason: "ReservedFunctionConcurrentInvocationLimitExceeded")) {
+            _ = try await h.invoke("f", tenant: "b")
+        }
+        #expect(try await first.kind == .success)
+        // The slot is free again once the first invocation is done.
+        #expect(try await h.invoke("f", tenant: "b").kind == .success)
+        _ = try await h.plane.putConcurrency(FunctionReference(name: "f"), reserved: 0)
+        await #expect(throws: LambdaError(.tooManyRequests, "Rate Exceeded.", reason: "ReservedFunctionConcurrentInvocationLimitExceeded")) {
+            _ = try await h.invoke("f", tenant: "a")
+        }
+        await h.remove()
+    }
 }

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 import e2e_support as s
 import sandbox_support as sb
@@ -361,3 +362,22 @@ def test_data_dir_below_a_private_folder(tmp_path):
             f"server started on a data dir below {private[0]} (mode 0700) but invocations fail: {result}")
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# Concurrency limits
+
+
+def test_reserved_concurrency_zero_throttles_every_invocation(lam, name):
+    sb.create(lam, name, COUNTER_HANDLER, TenancyConfig=PER_TENANT)
+    ok(invoke(lam, name, {}, tenant="a"))
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName=name, TenantId="a", Payload=b"{}")
+    response = err.value.response
+    assert response["Error"]["Code"] == "TooManyRequestsException"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert response.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert response["Error"]["Message"] == "Rate Exceeded."
+    lam.delete_function_concurrency(FunctionName=name)
+    assert invoke(lam, name, {}, tenant="a").json["count"] == 2, "the warm environment serves again once unthrottled"
