@@ -146,6 +146,8 @@ actor Environment {
     func invoke(_ input: InvocationInput, timeoutSeconds: Int) async -> Report {
         let started = ContinuousClock.now
         let outcome = await run(input, timeoutSeconds: timeoutSeconds)
+        // What the function printed before it answered must be in its log tail, however late the pipes are read.
+        if input.tailLogs { await sandbox?.flushOutput() }
         return Report(outcome: outcome, duration: ContinuousClock.now - started, maxMemoryBytes: stats?.memoryPeakBytes ?? 0, reusable: phase == .idle)
     }
 

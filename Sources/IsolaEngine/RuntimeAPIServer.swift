@@ -10,11 +10,20 @@ final class RuntimeAPIServer: Sendable {
     let channel: any Channel
     let path: String
 
+    /// Connections one environment may hold open at once. A runtime needs one or two; the cap keeps a hostile
+    /// runtime from spending the server's file descriptors, which every tenant shares.
+    static let maxConnections = 8
+
     static func start(path: String, group: any EventLoopGroup, handle: @escaping @Sendable (RuntimeAPIRequest) async -> RuntimeAPIResponse) async throws -> RuntimeAPIServer {
+        let open = ConnectionCounter()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 16)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                guard open.enter(limit: maxConnections) else {
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in open.leave() }
+                return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
                     channel.pipeline.addHandler(RuntimeAPIHandler(handle: handle))
                 }
             }
@@ -95,4 +104,19 @@ final class RuntimeAPIHandler: ChannelInboundHandler, @unchecked Sendable {
             done.whenComplete { _ in bound.value.close(promise: nil) }
         }
     }
+}
+
+final class ConnectionCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func enter(limit: Int) -> Bool {
+        lock.withLock {
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() { lock.withLock { count -= 1 } }
 }

@@ -6,6 +6,7 @@ import Foundation
 final class ChildProcess: Sendable {
     let pid: pid_t
     private let latch = ExitLatch()
+    private let fences: OutputFences
 
     /// Starts `argv`; every file descriptor but the three standard ones is closed in the child.
     init(_ argv: [String], output: @escaping @Sendable (SandboxStream, [UInt8]) -> Void) throws {
@@ -36,23 +37,26 @@ final class ChildProcess: Sendable {
         for pointer in cArgs { free(pointer) }
         posix_spawn_file_actions_destroy(&actions)
         posix_spawnattr_destroy(&attributes)
-        close(outPipe[1])
-        close(errPipe[1])
+        // The write ends stay open here too, so `flushOutput` can put a fence behind everything already written.
         guard result == 0 else {
-            close(outPipe[0])
-            close(errPipe[0])
+            for fd in outPipe + errPipe { close(fd) }
             throw SandboxError("cannot start \(argv[0]): \(String(cString: strerror(result)))")
         }
+        let fences = OutputFences(writeEnds: [outPipe[1], errPipe[1]])
+        self.fences = fences
         let pid = spawned
         self.pid = pid
         for (fd, stream) in [(outPipe[0], SandboxStream.stdout), (errPipe[0], SandboxStream.stderr)] {
             let thread = Thread {
                 var buffer = [UInt8](repeating: 0, count: 65_536)
+                var scanner = FenceScanner()
                 while true {
                     let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                     if n < 0, errno == EINTR { continue }
                     if n <= 0 { break }
-                    output(stream, Array(buffer[0..<n]))
+                    let (text, fencesSeen) = scanner.scan(buffer[0..<n])
+                    if !text.isEmpty { output(stream, text) }
+                    for _ in 0..<fencesSeen { fences.passed(stream) }
                 }
                 close(fd)
             }
@@ -64,6 +68,8 @@ final class ChildProcess: Sendable {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             let signal = status & 0x7f
+            // Our write ends are the last ones: closing them lets the readers see the end of the output.
+            fences.close()
             latch.open(signal == 0 ? (status >> 8) & 0xff : 128 + signal)
         }
         waiter.stackSize = 128 * 1024
@@ -76,6 +82,12 @@ final class ChildProcess: Sendable {
     }
 
     var hasExited: Bool { latch.value != nil }
+
+    /// Returns once everything the child wrote to stdout and stderr before this call has been handed to
+    /// `output` (or after `timeout`): a fence written behind it must come out of both readers first.
+    func flushOutput(timeout: Duration = .milliseconds(200)) async {
+        await fences.fence(timeout: timeout)
+    }
 
     /// Runs a short command to completion and returns its exit code and combined output.
     static func run(_ argv: [String]) async throws -> (status: Int32, output: String) {
@@ -123,4 +135,92 @@ final class OutputBuffer: @unchecked Sendable {
 
     func append(_ chunk: [UInt8]) { lock.withLock { bytes += chunk } }
     var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
+}
+
+/// The fence marker: bytes no text output contains; a fence is written atomically (under PIPE_BUF).
+let fenceMarker: [UInt8] = [0x00, 0xFF, 0x69, 0x73, 0x6F, 0x6C, 0x61, 0x2D, 0x66, 0x65, 0x6E, 0x63, 0x65, 0xFF, 0x00, 0x1E]
+
+/// Strips fence markers from a stream, also when a read splits one.
+struct FenceScanner {
+    private var carry: [UInt8] = []
+
+    /// The output without markers, and how many markers went by.
+    mutating func scan(_ chunk: ArraySlice<UInt8>) -> ([UInt8], Int) {
+        var bytes = carry + chunk
+        carry = []
+        var seen = 0
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == fenceMarker[0] {
+                let available = min(fenceMarker.count, bytes.count - i)
+                if Array(bytes[i..<(i + available)]) == Array(fenceMarker[0..<available]) {
+                    if available == fenceMarker.count {
+                        seen += 1
+                        i += fenceMarker.count
+                        continue
+                    }
+                    carry = Array(bytes[i...])  // a marker may continue in the next read
+                    bytes.removeAll()
+                    break
+                }
+            }
+            out.append(bytes[i])
+            i += 1
+        }
+        return (out, seen)
+    }
+}
+
+/// The host's write ends of a child's output pipes, and the waiters for fences to come out of the readers.
+final class OutputFences: @unchecked Sendable {
+    private let lock = NSLock()
+    private var writeEnds: [Int32]
+    private var written = 0
+    private var passed: [SandboxStream: Int] = [.stdout: 0, .stderr: 0]
+    private var waiters: [(target: Int, latch: ExitLatch)] = []
+
+    init(writeEnds: [Int32]) { self.writeEnds = writeEnds }
+
+    func fence(timeout: Duration) async {
+        let latch = ExitLatch()
+        let ends: [Int32] = lock.withLock {
+            written += 1
+            waiters.append((written, latch))
+            return writeEnds
+        }
+        guard ends.count == 2 else { return }
+        for fd in ends { _ = fenceMarker.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            latch.open(1)
+        }
+        _ = await latch.wait()
+        timer.cancel()
+    }
+
+    func passed(_ stream: SandboxStream) {
+        let ready: [ExitLatch] = lock.withLock {
+            passed[stream, default: 0] += 1
+            let done = min(passed[.stdout, default: 0], passed[.stderr, default: 0])
+            let due = waiters.filter { $0.target <= done }.map(\.latch)
+            waiters.removeAll { $0.target <= done }
+            return due
+        }
+        for latch in ready { latch.open(0) }
+    }
+
+    func close() {
+        let ends: [Int32] = lock.withLock {
+            defer { writeEnds = [] }
+            return writeEnds
+        }
+        for fd in ends { Glibc.close(fd) }
+        let pending: [ExitLatch] = lock.withLock {
+            defer { waiters = [] }
+            return waiters.map(\.latch)
+        }
+        for latch in pending { latch.open(1) }
+    }
 }

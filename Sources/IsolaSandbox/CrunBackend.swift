@@ -167,6 +167,10 @@ final class CrunSandbox: SandboxInstance, @unchecked Sendable {
         SandboxExit(agentStatus: await process.wait())
     }
 
+    func flushOutput() async {
+        await process.flushOutput()
+    }
+
     func stats() -> SandboxStats {
         let peak = layout == .v2
             ? backend.cgroupValue(id, v1: "", v2: "memory.peak")

@@ -51,6 +51,8 @@ final class FakeSandbox: SandboxInstance {
 
     func stats() -> SandboxStats { SandboxStats(memoryPeakBytes: 0, oomKilled: false) }
 
+    func flushOutput() async {}
+
     func stop() async {
         task.cancel()
         // A killed runtime: what the agent reports for SIGKILL.

@@ -84,6 +84,8 @@ public protocol SandboxInstance: Sendable {
     /// Waits until the sandbox has ended.
     func exit() async -> SandboxExit
     func stats() -> SandboxStats
+    /// Returns once everything the sandbox wrote before this call has reached the output callback.
+    func flushOutput() async
     /// Kills the sandbox and removes everything it had on the host. Safe to call twice, and after it ended.
     func stop() async
 }

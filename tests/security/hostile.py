@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import secrets
@@ -242,6 +243,22 @@ def handler(event, context):
                 except OSError as e:
                     results[f"{rid}/{kind}"] = str(e)
         out["forged"] = results
+    elif action == "hold_connections":
+        # Opens many connections to the Runtime API and counts those the host still answers on.
+        answered = 0
+        held = []
+        for _ in range(event["count"]):
+            try:
+                sock = socket.create_connection(("127.0.0.1", 9001), timeout=2)
+                sock.sendall(b"GET /isola-probe HTTP/1.1\r\nHost: x\r\n\r\n")
+                if sock.recv(12).startswith(b"HTTP/1.1"):
+                    answered += 1
+                held.append(sock)
+            except OSError:
+                pass
+        out["answered"] = answered
+        for sock in held:
+            sock.close()
     elif action == "flood_stdout":
         chunk = ("F" * 1023 + "\n") * 1024
         for _ in range(event["mb"]):

@@ -10,6 +10,7 @@ Never weaken an assertion here to make a test pass: a failure is a finding.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import subprocess
 import time
@@ -170,6 +171,18 @@ def test_stdout_flood_does_not_swell_the_server(server, lam, functions, bystande
     result = call_raw(lam, functions["victim"], tenant_a, "flood_stdout", mb=64)
     assert result.function_error is None, result
     assert rss_mb() - before < 48, f"server RSS grew from {before} MB to {rss_mb()} MB"
+
+
+def test_runtime_api_connections_per_environment_are_capped(server, lam, functions, bystander, tenant_a):
+    def open_fds():
+        return len(os.listdir(f"/proc/{server.proc.pid}/fd"))
+
+    before = open_fds()
+    report = call(lam, functions["victim"], tenant_a, "hold_connections", count=200)
+    # The runtime itself holds one or two of the 8 allowed; the rest of the 200 were refused by the host.
+    assert report["answered"] <= 8, report
+    assert open_fds() - before < 32, f"server fds grew from {before} to {open_fds()}"
+    assert call(lam, functions["victim"], tenant_a, "ping")["count"] >= 2, "the environment still serves"
 
 
 # --------------------------------------------------------------------------------------------------
