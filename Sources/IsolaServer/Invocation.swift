@@ -54,11 +54,14 @@ protocol InvocationHandler: Sendable {
     func invoke(_ request: InvokeRequest) async throws -> APIResponse
 }
 
-/// The handler of a server without an execution engine: it checks everything an invocation must satisfy
-/// (the function exists, the tenancy rules, the payload) and answers DryRun as AWS does (204), but it has
-/// nothing to run a function in, and says so with a conflict error, as AWS does for a function not yet Active.
+/// The handler of a server whose execution engine could not start here (no crun, not root, no runtime folder):
+/// it checks everything an invocation must satisfy (the function exists, the tenancy rules, the payload) and
+/// answers DryRun as AWS does (204), but it has nothing to run a function in, and says why with a conflict error,
+/// as AWS does for a function that is not Active.
 struct ValidatingInvocationHandler: InvocationHandler {
     let controlPlane: ControlPlane
+    /// Why there is no engine, as the start-up log and /health say it.
+    var reason = "no sandbox backend is available"
 
     func invoke(_ request: InvokeRequest) async throws -> APIResponse {
         var reference = request.reference
@@ -68,7 +71,7 @@ struct ValidatingInvocationHandler: InvocationHandler {
         if request.invocationType == .dryRun { return .empty() }
         throw LambdaError(
             .resourceConflict,
-            "The function cannot run: this Isola server has no execution engine yet. Use --invocation-type DryRun to validate an invocation."
+            "The function cannot run: this Isola server has no execution engine (\(reason)). Fix that and restart the server; until then --invocation-type DryRun validates invocations."
         )
     }
 

@@ -61,7 +61,7 @@ public struct IsolaServer: Sendable {
         let authenticator = Authenticator(verifier: SigV4Verifier(secrets: secrets, region: configuration.region), clock: clock)
         let (engine, sandboxSummary) = await openEngine(configuration, code: code, logger: logger)
         let invocations: any InvocationHandler = engine.map { EngineInvocationHandler(controlPlane: controlPlane, engine: $0) }
-            ?? ValidatingInvocationHandler(controlPlane: controlPlane)
+            ?? ValidatingInvocationHandler(controlPlane: controlPlane, reason: sandboxSummary)
         let routes = LambdaRoutes(controlPlane: controlPlane, codeURLs: codeURLs, invocations: invocations, clock: clock) { function in
             await engine?.retire(function: function)
         }

@@ -174,7 +174,7 @@ def test_raw_update_configuration_cannot_change_tenancy(isola, lambda_client, cr
 
 
 # --------------------------------------------------------------------------------------------------
-# Invoke: the tenant rules (no execution engine yet, so only validation and DryRun are exercised)
+# Invoke: the tenant rules, checked before anything runs (validation and DryRun; running is in test_invoke.py)
 
 
 @pytest.fixture
