@@ -55,6 +55,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most execution environments alive at once; at the cap the least recently used idle one makes room, and with none idle invocations get 429 (default: 2500, or fewer when memory is short).")
     var maxEnvironments: Int?
 
+    @Option(help: "MB of MemorySize all live environments may add up to; idle ones are evicted least recently used first, then invokes get 429 (default: 75% of RAM).")
+    var memoryBudget: Int?
+
+    @Option(help: "Invocations in flight across all functions; more get 429 (default: the memory budget / 128 MB, at most 1000).")
+    var maxConcurrency: Int?
+
     @Flag(help: "Serve on a non-loopback address without --credentials. Dangerous: anyone who can reach the port can run code.")
     var insecureNoAuth = false
 
@@ -75,6 +81,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         if let maxEnvironments, maxEnvironments < 1 { throw ValidationError("--max-environments must be at least 1.") }
+        if let memoryBudget, memoryBudget < 128 { throw ValidationError("--memory-budget must be at least 128 (MB).") }
+        if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1.") }
         guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
         guard accountId.count == 12, accountId.allSatisfy(\.isNumber) else {
             throw ValidationError("--account-id must be 12 digits, like 000000000000.")
@@ -101,6 +109,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.runtimeDirectory = URL(fileURLWithPath: runtimeDir)
         configuration.keepAliveSeconds = keepAlive
         if let maxEnvironments { configuration.maxEnvironments = maxEnvironments }
+        configuration.memoryBudgetMB = memoryBudget
+        configuration.maxConcurrency = maxConcurrency
         configuration.interpreters = Dictionary(interpreter.map { entry in
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             return (parts[0], parts[1])

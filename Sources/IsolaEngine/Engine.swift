@@ -21,6 +21,17 @@ public struct EngineConfiguration: Sendable {
         let budget = Double(ProcessInfo.processInfo.physicalMemory) * 0.75 / Double(16 * 1_048_576)
         return max(16, min(2_500, Int(budget)))
     }
+
+    /// The sum of MemorySize over live environments may not exceed this (MB). Default: 75% of RAM.
+    public var memoryBudgetMB = EngineConfiguration.defaultMemoryBudgetMB
+    /// Invocations in flight across all functions. Default: the memory budget over 128 MB, at most 1,000
+    /// (AWS's default account concurrency).
+    public var maxConcurrency = min(Limits.accountConcurrency, max(1, EngineConfiguration.defaultMemoryBudgetMB / 128))
+
+    public static var defaultMemoryBudgetMB: Int { Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.75 / 1_048_576) }
+
+    /// The function tag that caps how many invocations one tenant may have in flight (Isola's, beyond AWS).
+    public static let tenantConcurrencyTag = "isola:max-tenant-concurrency"
     /// The init phase's limit (AWS: 10 s); a longer init may also use the function's timeout, as AWS's retry does.
     public var initLimit: Duration = .seconds(10)
     public var region = "us-east-1"
@@ -50,6 +61,9 @@ public actor Engine {
     private var shuttingDown = false
     private var inFlight: [String: Int] = [:]
     private var inFlightTotal = 0
+    private var inFlightByTenant: [TenantSlot: Int] = [:]
+    /// MemorySize of every live environment, for the memory budget.
+    private var memoryByEnvironment: [String: Int] = [:]
 
     public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logger: Logger) throws {
         try catalog.check()
@@ -73,8 +87,9 @@ public actor Engine {
             function: resolved.function.name, version: configuration.version, revision: configuration.revisionId,
             tenant: resolved.function.tenancy == nil ? nil : input.tenantId
         )
-        try admit(resolved.function.name, reserved: resolved.function.reservedConcurrency)
-        defer { release(resolved.function.name) }
+        let tenantLimit = resolved.function.tags[EngineConfiguration.tenantConcurrencyTag].flatMap { Int($0) }.map { max(0, $0) }
+        try admit(resolved.function.name, reserved: resolved.function.reservedConcurrency, tenant: key.tenant, tenantLimit: tenantLimit)
+        defer { release(resolved.function.name, tenant: key.tenant) }
         // An environment that dies before its runtime takes the event (say, a warm one whose runtime just exited)
         // never ran user code with it: the invocation moves to a fresh environment, once.
         var attempt = 0
@@ -116,21 +131,39 @@ public actor Engine {
 
     /// Concurrency limits, as Lambda applies them: a function's reserved concurrency caps its invocations in
     /// flight (0 stops it), and the account's concurrency caps them all.
-    private func admit(_ function: String, reserved: Int?) throws {
+    private func admit(_ function: String, reserved: Int?, tenant: String?, tenantLimit: Int?) throws {
         if let reserved, inFlight[function, default: 0] >= reserved {
             throw LambdaError(.tooManyRequests, "Rate Exceeded.", reason: "ReservedFunctionConcurrentInvocationLimitExceeded")
         }
-        guard inFlightTotal < Limits.accountConcurrency else {
+        guard inFlightTotal < configuration.maxConcurrency else {
             throw LambdaError(.tooManyRequests, "Rate Exceeded.", reason: "ConcurrentInvocationLimitExceeded")
+        }
+        if let tenant, let tenantLimit, inFlightByTenant[TenantSlot(function: function, tenant: tenant), default: 0] >= tenantLimit {
+            throw LambdaError(
+                .tooManyRequests,
+                "Rate Exceeded. Tenant '\(tenant)' has \(tenantLimit) invocation(s) in flight, the most this function's \(EngineConfiguration.tenantConcurrencyTag) tag allows.",
+                reason: "TenantConcurrentInvocationLimitExceeded"
+            )
         }
         inFlight[function, default: 0] += 1
         inFlightTotal += 1
+        if let tenant { inFlightByTenant[TenantSlot(function: function, tenant: tenant), default: 0] += 1 }
     }
 
-    private func release(_ function: String) {
+    private func release(_ function: String, tenant: String?) {
         inFlightTotal -= 1
         let remaining = inFlight[function, default: 1] - 1
         inFlight[function] = remaining > 0 ? remaining : nil
+        if let tenant {
+            let slot = TenantSlot(function: function, tenant: tenant)
+            let left = inFlightByTenant[slot, default: 1] - 1
+            inFlightByTenant[slot] = left > 0 ? left : nil
+        }
+    }
+
+    struct TenantSlot: Hashable {
+        var function: String
+        var tenant: String
     }
 
     /// The most recently used idle environment of the key that is still alive and within its keep-alive;
@@ -156,7 +189,7 @@ public actor Engine {
             logger.warning("runtime served by another interpreter", metadata: ["runtime": "\(configuration.runtime)", "interpreter": "\(launch.runtimeVersion)"])
         }
         let codeDirectory = try await unpacker.directory(for: resolved.version.codeDigest, zip: code.url(for: resolved.version.codeDigest))
-        try makeRoom()
+        try makeRoom(forMemoryMB: configuration.memorySize)
         guard let slot = slots.take() else {
             throw LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")
         }
@@ -169,6 +202,7 @@ public actor Engine {
             isProvidedRuntime: configuration.runtime.hasPrefix("provided"), logger: logger
         )
         live[id] = environment
+        memoryByEnvironment[id] = configuration.memorySize
         let spec = SandboxSpec(
             id: id, codeDirectory: codeDirectory, runtimeDirectory: launch.runtimeDirectory, socketDirectory: socketDirectory,
             command: launch.command, environment: environmentVariables(configuration, launch: launch, logStream: logStream),
@@ -213,10 +247,23 @@ public actor Engine {
         return variables
     }
 
-    /// Keeps the number of environments under the cap: evicts the least recently used idle one (of any function
-    /// or tenant: idle environments are a cache), or throttles when every environment is working.
-    private func makeRoom() throws {
-        while live.count - stopping.count >= configuration.maxEnvironments {
+    /// Keeps the number of environments under the cap and their MemorySize under the memory budget: evicts the
+    /// least recently used idle environment (of any function or tenant: idle environments are a cache), or
+    /// throttles when every environment is working.
+    private func makeRoom(forMemoryMB memoryMB: Int) throws {
+        if memoryMB > configuration.memoryBudgetMB {
+            throw LambdaError(
+                .tooManyRequests,
+                "Rate exceeded: the function's MemorySize (\(memoryMB) MB) is more than this server's whole memory budget (\(configuration.memoryBudgetMB) MB, --memory-budget).",
+                reason: "ConcurrentInvocationLimitExceeded"
+            )
+        }
+        func committedMemory() -> Int {
+            memoryByEnvironment.filter { stopping[$0.key] == nil }.values.reduce(0, +)
+        }
+        while live.count - stopping.count >= configuration.maxEnvironments
+            || committedMemory() + memoryMB > configuration.memoryBudgetMB
+        {
             let oldest = idle.flatMap { key, environments in environments.map { (key, $0) } }
                 .min { $0.1.idleSince < $1.1.idleSince }
             guard let (key, victim) = oldest else {
@@ -242,6 +289,7 @@ public actor Engine {
 
     private func forget(_ id: String) {
         live[id] = nil
+        memoryByEnvironment[id] = nil
         stopping[id] = nil
         if let slot = slotsByEnvironment.removeValue(forKey: id) { slots.give(slot) }
         try? FileManager.default.removeItem(at: configuration.socketRoot.appendingPathComponent(id))

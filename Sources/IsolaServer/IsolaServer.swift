@@ -95,6 +95,11 @@ public struct IsolaServer: Sendable {
             engineConfiguration.keepAlive = .seconds(configuration.keepAliveSeconds)
             engineConfiguration.region = configuration.region
             if let cap = configuration.maxEnvironments { engineConfiguration.maxEnvironments = cap }
+            if let budget = configuration.memoryBudgetMB {
+                engineConfiguration.memoryBudgetMB = budget
+                engineConfiguration.maxConcurrency = min(Limits.accountConcurrency, max(1, budget / 128))
+            }
+            if let concurrency = configuration.maxConcurrency { engineConfiguration.maxConcurrency = concurrency }
             // Sockets of an earlier run (the shared root was just rebuilt beside them).
             for name in (try? FileManager.default.contentsOfDirectory(atPath: runRoot.path)) ?? [] where name != "root" {
                 try? FileManager.default.removeItem(at: runRoot.appendingPathComponent(name))
@@ -103,7 +108,10 @@ public struct IsolaServer: Sendable {
                 backend: backend, catalog: catalog, code: code, unpackedCode: directory.appendingPathComponent("code-unpacked"),
                 configuration: engineConfiguration, logger: logger
             )
-            logger.notice("sandbox backend", metadata: ["backend": "\(backend.summary)", "max-environments": "\(engineConfiguration.maxEnvironments)"])
+            logger.notice("sandbox backend", metadata: [
+                "backend": "\(backend.summary)", "max-environments": "\(engineConfiguration.maxEnvironments)",
+                "memory-budget-mb": "\(engineConfiguration.memoryBudgetMB)", "max-concurrency": "\(engineConfiguration.maxConcurrency)",
+            ])
             for runtime in catalog.substitutedRuntimes {
                 logger.info("runtime served by the default interpreter", metadata: ["runtime": "\(runtime)", "interpreter": "\(catalog.defaultInterpreter)"])
             }

@@ -24,6 +24,10 @@ public struct ServerConfiguration: Sendable {
     public var keepAliveSeconds = 600
     /// Most environments alive at once (see EngineConfiguration.maxEnvironments). nil: the engine's default.
     public var maxEnvironments: Int?
+    /// MB of MemorySize all live environments may add up to (nil: the engine's default, 75% of RAM).
+    public var memoryBudgetMB: Int?
+    /// Invocations in flight across all functions (nil: the engine's default).
+    public var maxConcurrency: Int?
     /// Serve without verifying signatures on a non-loopback address. Off by default; logged loudly when on.
     public var insecureNoAuth = false
 

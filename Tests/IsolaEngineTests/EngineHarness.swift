@@ -33,7 +33,7 @@ struct EngineHarness {
     let engine: Engine
     let backend: FakeSandboxBackend
 
-    static func make(keepAlive: Duration = .seconds(600), initLimit: Duration = .seconds(10), maxEnvironments: Int = 100, initBehaviour: FakeInit = .ready, step: @escaping @Sendable (_ count: Int, _ tenant: String?, _ requestId: String) -> FakeStep) async throws -> EngineHarness {
+    static func make(keepAlive: Duration = .seconds(600), initLimit: Duration = .seconds(10), maxEnvironments: Int = 100, memoryBudgetMB: Int = 100_000, initBehaviour: FakeInit = .ready, step: @escaping @Sendable (_ count: Int, _ tenant: String?, _ requestId: String) -> FakeStep) async throws -> EngineHarness {
         let root = URL(fileURLWithPath: "/tmp/isola-engine-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("runtime/python/awslambdaric"), withIntermediateDirectories: true)
         var logger = Logger(label: "test")
@@ -46,6 +46,8 @@ struct EngineHarness {
         configuration.keepAlive = keepAlive
         configuration.initLimit = initLimit
         configuration.maxEnvironments = maxEnvironments
+        configuration.memoryBudgetMB = memoryBudgetMB
+        configuration.maxConcurrency = 1_000
         let engine = try Engine(
             backend: backend, catalog: RuntimeCatalog(runtimeDirectory: root.appendingPathComponent("runtime")), code: code,
             unpackedCode: root.appendingPathComponent("unpacked"), configuration: configuration, logger: logger
@@ -62,8 +64,9 @@ struct EngineHarness {
     static let emptyZip = Data([0x50, 0x4B, 0x05, 0x06] + [UInt8](repeating: 0, count: 18))
 
     @discardableResult
-    func createFunction(_ name: String, perTenant: Bool, timeout: Int = 3) async throws -> FunctionConfiguration {
+    func createFunction(_ name: String, perTenant: Bool, timeout: Int = 3, memory: Int = 128, tags: [String: String] = [:]) async throws -> FunctionConfiguration {
         var json: [String: Any] = [
+            "MemorySize": memory, "Tags": tags,
             "FunctionName": name, "Runtime": "python3.12", "Role": "arn:aws:iam::000000000000:role/r", "Handler": "app.handler",
             "Code": ["ZipFile": Self.emptyZip.base64EncodedString()], "Timeout": timeout,
         ]

@@ -207,4 +207,37 @@ struct EngineTests {
         }
         await h.remove()
     }
+
+    @Test func theMemoryBudgetEvictsIdleEnvironmentsFirst() async throws {
+        let h = try await EngineHarness.make(memoryBudgetMB: 512, step: Self.echo)
+        try await h.createFunction("small", perTenant: true, memory: 256)
+        let a = try await h.invoke("small", tenant: "a")
+        _ = try await h.invoke("small", tenant: "b")
+        // 256 + 256 = the whole budget: a third environment needs the least recently used idle one (a) to go.
+        _ = try await h.invoke("small", tenant: "c")
+        #expect(try await eventually { h.backend.stoppedSandboxes == [a.environmentId] })
+        try await h.createFunction("huge", perTenant: false, memory: 1024)
+        await #expect(throws: LambdaError.self) { _ = try await h.invoke("huge", tenant: nil) }
+        await h.remove()
+    }
+
+    @Test func theTenantConcurrencyTagCapsOneNoisyTenant() async throws {
+        let h = try await EngineHarness.make { _, _, _ in
+            Thread.sleep(forTimeInterval: 0.4)
+            return .respond("{}")
+        }
+        try await h.createFunction("f", perTenant: true, tags: ["isola:max-tenant-concurrency": "1"])
+        async let busy = h.invoke("f", tenant: "noisy")
+        while h.backend.startedSpecs.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        do {
+            _ = try await h.invoke("f", tenant: "noisy")
+            Issue.record("the noisy tenant's second concurrent invocation was not throttled")
+        } catch let error as LambdaError {
+            #expect(error.code == .tooManyRequests && error.reason == "TenantConcurrentInvocationLimitExceeded")
+            #expect(error.message.contains("isola:max-tenant-concurrency"))
+        }
+        #expect(try await h.invoke("f", tenant: "quiet").kind == .success, "another tenant is not held back")
+        #expect(try await busy.kind == .success)
+        await h.remove()
+    }
 }
