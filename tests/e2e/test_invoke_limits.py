@@ -29,11 +29,23 @@ def test_a_noisy_tenant_is_held_at_its_cap_and_others_are_not():
         name = s.unique_name("noisy")
         sb.create(lam, name, COUNTER_HANDLER, TenancyConfig=PER_TENANT, Tags={"isola:max-tenant-concurrency": "1"})
         quiet_before = ok(invoke(lam, name, {}, tenant="quiet"))
-        # COUNTER_HANDLER sleeps for event["sleep"] seconds: the noisy tenant holds its one slot meanwhile.
-        busy = threading.Thread(target=lambda: invoke(lam, name, {"sleep": 1.5}, tenant="noisy"))
+        # COUNTER_HANDLER sleeps for event["sleep"] seconds: the noisy tenant holds its one slot meanwhile. The test
+        # cannot see when that invocation is admitted, so it tries until the throttle shows (an attempt before the
+        # admission legitimately runs).
+        busy = threading.Thread(target=lambda: invoke(lam, name, {"sleep": 3}, tenant="noisy"))
         busy.start()
-        time.sleep(0.8)
-        response = throttled(lambda: lam.invoke(FunctionName=name, TenantId="noisy", Payload=b"{}"))
+        response = None
+        deadline = time.monotonic() + 2.5
+        while response is None and time.monotonic() < deadline:
+            try:
+                lam.invoke(FunctionName=name, TenantId="noisy", Payload=b"{}")
+                time.sleep(0.1)
+            except ClientError as error:
+                response = error.response
+        assert response is not None, "the noisy tenant's second concurrent invocation was never throttled"
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 429, response
+        assert response["Error"]["Code"] == "TooManyRequestsException", response
+        assert response["ResponseMetadata"]["HTTPHeaders"].get("retry-after"), response
         assert response.get("Reason") == "TenantConcurrentInvocationLimitExceeded"
         assert "isola:max-tenant-concurrency" in response["Error"]["Message"]
         quiet_after = ok(invoke(lam, name, {}, tenant="quiet"))
