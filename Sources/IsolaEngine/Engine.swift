@@ -309,13 +309,15 @@ public actor Engine {
 
     /// Tears down environments idle for longer than the keep-alive.
     public func reapIdle() async {
+        // No await in here: the idle lists must not change under the loop (an invocation could otherwise take an
+        // environment this loop then writes back, or retires, mid-invoke). `idleSince` is the engine's own clock.
         let now = ContinuousClock.now
         for (key, environments) in idle {
-            var keep: [Environment] = []
-            for environment in environments {
-                if await now - environment.lastUsed > configuration.keepAlive { retire(environment) } else { keep.append(environment) }
+            let (expired, keep) = environments.reduce(into: ([Environment](), [Environment]())) { split, environment in
+                if now - environment.idleSince > configuration.keepAlive { split.0.append(environment) } else { split.1.append(environment) }
             }
             idle[key] = keep.isEmpty ? nil : keep
+            for environment in expired { retire(environment) }
         }
     }
 
