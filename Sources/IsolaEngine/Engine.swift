@@ -195,7 +195,7 @@ public actor Engine {
         }
         let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let logStream = LogStreamName.make(version: configuration.version, environmentId: id)
-        let socketDirectory = configuration.socketDirectory(root: self.configuration.socketRoot, id: id)
+        let socketDirectory = self.configuration.socketRoot.appendingPathComponent(id)
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let environment = Environment(
             id: id, key: key, logStream: logStream, memoryMB: configuration.memorySize,
@@ -371,10 +371,6 @@ public actor Engine {
             log: log, coldStart: coldStart, environmentId: environment.id
         )
     }
-}
-
-extension FunctionConfiguration {
-    func socketDirectory(root: URL, id: String) -> URL { root.appendingPathComponent(id) }
 }
 
 /// Host uid/gid ranges for user namespaces: 65,536 ids per environment, never two live environments on one.
