@@ -62,10 +62,12 @@ let package = Package(
         ),
         // libseccomp and the GNU system calls Swift's Glibc module hides (pipe2, closefrom for posix_spawn).
         .systemLibrary(name: "CIsolaSystem", providers: [.apt(["libseccomp-dev"])]),
+        // Passing the Runtime API listener from the sandbox's agent to the host (SCM_RIGHTS); plain libc.
+        .target(name: "CFDPassing"),
         // The isolation boundary: the Sandbox protocol, the crun backend, bundles, seccomp, host detection.
         .target(
             name: "IsolaSandbox",
-            dependencies: ["CIsolaSystem", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CIsolaSystem", "CFDPassing", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Execution environments and their lifecycle, pools keyed by (function, version, tenant), the Runtime API.
@@ -103,9 +105,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "isola", dependencies: ["IsolaCLI"], swiftSettings: strict),
+        .executableTarget(
+            name: "isola",
+            dependencies: ["IsolaCLI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         // PID 1 of every sandbox. Glibc only (no Foundation), built static: see scripts/build-agent.
-        .executableTarget(name: "IsolaAgent", swiftSettings: strict),
+        .executableTarget(name: "IsolaAgent", dependencies: ["CFDPassing"], swiftSettings: strict),
 
         .testTarget(name: "LambdaAPITests", dependencies: ["LambdaAPI"], swiftSettings: strict),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"], swiftSettings: strict),

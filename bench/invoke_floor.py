@@ -4,6 +4,7 @@
 One Python asyncio process, no sandbox, no auth, no store, no logs:
   - an HTTP front on --port taking the same Invoke request as Isola (POST /2015-03-31/functions/<name>/invocations,
     tenant in X-Amz-Tenant-Id), plus GET /health and GET /pids (tenant -> runtime pid, for the memory figures);
+  - the Invoke response carries what Lambda clients read: X-Amz-Executed-Version and x-amzn-RequestId;
   - per tenant, on its first invoke: a Runtime API listener on a free loopback port and one
     `/usr/bin/python3 -m awslambdaric app.handler` (cwd --task-dir, PYTHONPATH --runtime-python,
     AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>); every later invoke of that tenant is queued straight to it;
@@ -129,9 +130,12 @@ async def floor_server(port, task_dir, runtime_dir):
                         runtime = runtimes[tenant] = FloorRuntime(tenant, task_dir, runtime_dir)
                         await runtime.start()
                     future = loop.create_future()
-                    runtime.queue.put_nowait((str(uuid.uuid4()), body, future))
+                    request_id = str(uuid.uuid4())
+                    runtime.queue.put_nowait((request_id, body, future))
                     kind, result = await future
-                    write_response(writer, 200, result, (("X-Amz-Function-Error", "Unhandled"),) if kind == "error" else ())
+                    # The response headers every Lambda client reads (the aws CLI prints ExecutedVersion).
+                    extra = (("X-Amz-Executed-Version", "$LATEST"), ("x-amzn-RequestId", request_id))
+                    write_response(writer, 200, result, extra + ((("X-Amz-Function-Error", "Unhandled"),) if kind == "error" else ()))
                 elif method == "GET" and path == "/pids":
                     write_response(writer, 200, json.dumps({t: r.proc.pid for t, r in runtimes.items() if r.proc}).encode())
                 elif method == "GET" and path == "/health":

@@ -66,7 +66,7 @@ public enum SigV4 {
 
     /// Decodes `%XX` escapes (and nothing else; `+` stays `+`, as SigV4 clients encode spaces as `%20`).
     public static func percentDecode(_ string: String) -> String {
-        guard string.contains("%") else { return string }
+        guard string.utf8.contains(UInt8(ascii: "%")) else { return string }
         var bytes: [UInt8] = []
         var utf8 = Array(string.utf8)[...]
         while let byte = utf8.popFirst() {

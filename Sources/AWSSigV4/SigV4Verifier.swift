@@ -27,7 +27,8 @@ public struct SigV4Authorization: Sendable, Equatable {
         guard header.hasPrefix(SigV4.algorithm + " ") else { return nil }
         var fields: [String: String] = [:]
         for part in header.dropFirst(SigV4.algorithm.count + 1).split(separator: ",") {
-            let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            // Spaces only (what clients put after the commas); Foundation's trimming costs more than the rest.
+            let kv = part.drop { $0 == " " }.split(separator: "=", maxSplits: 1)
             guard kv.count == 2 else { return nil }
             fields[String(kv[0])] = String(kv[1])
         }

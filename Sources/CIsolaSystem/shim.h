@@ -6,6 +6,7 @@
 #define ISOLA_SYSTEM_SHIM_H
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <seccomp.h>
 
 extern int pipe2(int pipefd[2], int flags);
@@ -14,6 +15,10 @@ extern char **environ;
 
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec from birth, so a concurrent spawn cannot inherit them.
 static inline int isola_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+/// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): the host's line to one sandbox's agent, whose messages
+/// keep their boundaries.
+static inline int isola_socketpair_cloexec(int fds[2]) { return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds); }
 
 /// Closes every descriptor >= lowfd in the spawned child (glibc 2.34+).
 static inline int isola_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {

@@ -1,15 +1,18 @@
 // isola-agent: PID 1 of every sandbox. Glibc only, so it links statically and starts in under a millisecond.
 //
-//   isola-agent [--socket PATH] [--port N] -- RUNTIME [ARGS...]
+//   isola-agent [--control-fd N] [--port N] -- RUNTIME [ARGS...]
 //
-// 1. Binds 127.0.0.1:<port> (9001, AWS_LAMBDA_RUNTIME_API) *before* the runtime starts, so the runtime's first
-//    connection never races the listener.
-// 2. Starts the runtime, and relays every TCP connection to the environment's own Unix socket (bind-mounted by
-//    the host into this sandbox alone): the host knows which environment speaks by the socket it comes in on.
+// 1. Takes its control socket (fd 3: one end of a socket pair the host made for this sandbox alone, passed in by
+//    crun's --preserve-fds) and marks it close-on-exec, so the runtime never holds it.
+// 2. Binds 127.0.0.1:<port> (9001, AWS_LAMBDA_RUNTIME_API) *before* the runtime starts, and hands the listening
+//    socket to the host over the control socket (SCM_RIGHTS). The host accepts and serves the runtime's
+//    connections itself, with no relay in between; the listener lives in this sandbox's network namespace, so
+//    only this sandbox can reach it, and the host knows whose it is by the control socket it came on.
 // 3. As PID 1: reaps every child, forwards SIGTERM/SIGINT to the runtime, and exits with the runtime's status
 //    (128 + signal number when a signal ended it), which is how the host learns why a runtime died. Just before
-//    it exits it tells the host (POST /isola/v1/agent/exit) and waits up to a second for the answer, so the host
-//    can read the sandbox's OOM state and peak memory while its cgroup still exists.
+//    it exits it writes `exit <status>` on the control socket and waits up to a second for the host's answer, so
+//    the host can read the sandbox's OOM state and peak memory while its cgroup still exists.
+import CFDPassing
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -19,7 +22,7 @@ import Musl
 @main
 struct Agent {
     static func main() {
-        var socketPath = "/run/isola/runtime.sock"
+        var control: Int32 = 3
         var port: UInt16 = 9001
         var arguments = Array(CommandLine.arguments.dropFirst())
         while let first = arguments.first, first != "--" {
@@ -27,24 +30,28 @@ struct Agent {
             guard let value = arguments.first else { fail("missing value for \(first)") }
             arguments.removeFirst()
             switch first {
-            case "--socket": socketPath = value
+            case "--control-fd": control = Int32(value) ?? control
             case "--port": port = UInt16(value) ?? port
             default: fail("unknown option \(first)")
             }
         }
-        guard arguments.first == "--", arguments.count > 1 else { fail("usage: isola-agent [--socket PATH] [--port N] -- RUNTIME [ARGS...]") }
+        guard arguments.first == "--", arguments.count > 1 else { fail("usage: isola-agent [--control-fd N] [--port N] -- RUNTIME [ARGS...]") }
         let runtime = Array(arguments.dropFirst())
 
         signal(SIGPIPE, SIG_IGN)
-        // Block the signals PID 1 handles; sigwait below receives them. Threads created after this inherit the mask.
+        // Block the signals PID 1 handles; sigwait below receives them.
         var handled = sigset_t()
         sigemptyset(&handled)
         for s in [SIGCHLD, SIGTERM, SIGINT, SIGHUP] { sigaddset(&handled, s) }
         pthread_sigmask(SIG_BLOCK, &handled, nil)
 
+        guard fcntl(control, F_SETFD, FD_CLOEXEC) == 0 else { fail("no control socket on fd \(control)") }
         let listener = listen(port: port)
+        let handed = "listener".withCString { isola_send_fd(control, listener, $0, strlen($0)) }
+        guard handed > 0 else { fail("cannot hand the Runtime API listener to the host: errno \(errno)") }
+        // The host holds it now; the runtime must not inherit a copy.
+        close(listener)
         let child = spawn(runtime)
-        startThread { acceptLoop(listener: listener, socketPath: socketPath) }
 
         var received: Int32 = 0
         while true {
@@ -57,7 +64,7 @@ struct Agent {
                     if pid <= 0 { break }
                     if pid == child {
                         let code = exitCode(status)
-                        reportExit(code, socketPath: socketPath)
+                        reportExit(code, control: control)
                         exit(code)
                     }
                 }
@@ -73,19 +80,13 @@ struct Agent {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    static func reportExit(_ code: Int32, socketPath: String) {
-        let fd = connectUnix(socketPath)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
+    static func reportExit(_ code: Int32, control: Int32) {
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let body = "{\"status\":\(code)}"
-        let request = "POST /isola/v1/agent/exit HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-        let sent = request.withCString { write(fd, $0, strlen($0)) }
-        guard sent > 0 else { return }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        setsockopt(control, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let line = "exit \(code)\n"
+        guard line.withCString({ send(control, $0, strlen($0), Int32(MSG_NOSIGNAL)) }) > 0 else { return }
+        var answer: UInt8 = 0
+        _ = recv(control, &answer, 1, 0)
     }
 
     static func fail(_ message: String) -> Never {
@@ -95,7 +96,7 @@ struct Agent {
     }
 
     static func listen(port: UInt16) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { fail("socket: errno \(errno)") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -133,109 +134,5 @@ struct Agent {
             exit(127)
         }
         return pid
-    }
-
-    static func acceptLoop(listener: Int32, socketPath: String) {
-        while true {
-            let client = accept(listener, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                fail("accept: errno \(errno)")
-            }
-            let upstream = connectUnix(socketPath)
-            guard upstream >= 0 else {
-                close(client)
-                continue
-            }
-            relay(client, upstream)
-        }
-    }
-
-    static func connectUnix(_ path: String) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return -1 }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else {
-            close(fd)
-            return -1
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        if connected != 0 {
-            close(fd)
-            return -1
-        }
-        return fd
-    }
-
-    /// Copies both directions until each side is done; half-closes so HTTP bodies end cleanly.
-    static func relay(_ a: Int32, _ b: Int32) {
-        let finished = Counter()
-        for (from, to) in [(a, b), (b, a)] {
-            startThread {
-                var buffer = [UInt8](repeating: 0, count: 65_536)
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
-                    if n < 0, errno == EINTR { continue }
-                    if n <= 0 { break }
-                    var offset = 0
-                    while offset < n {
-                        let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + offset, n - offset) }
-                        if w < 0, errno == EINTR { continue }
-                        if w <= 0 { offset = -1; break }
-                        offset += w
-                    }
-                    if offset < 0 { break }
-                }
-                shutdown(to, Int32(SHUT_WR))
-                if finished.increment() == 2 {
-                    close(a)
-                    close(b)
-                }
-            }
-        }
-    }
-
-    static func startThread(_ body: @escaping () -> Void) {
-        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        var thread = pthread_t()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attributes, 256 * 1024)
-        let created = pthread_create(&thread, &attributes, { raw in
-            guard let raw else { return nil }
-            Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue().body()
-            return nil
-        }, box)
-        pthread_attr_destroy(&attributes)
-        if created != 0 { fail("pthread_create: \(created)") }
-    }
-}
-
-final class ThreadBody {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
-}
-
-/// Two relay threads share one of these to know which of them closes the sockets.
-final class Counter: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var value = 0
-
-    init() { pthread_mutex_init(&mutex, nil) }
-
-    func increment() -> Int {
-        pthread_mutex_lock(&mutex)
-        value += 1
-        let now = value
-        pthread_mutex_unlock(&mutex)
-        return now
     }
 }

@@ -19,6 +19,11 @@ public struct IsolaCommand: AsyncParsableCommand {
 
     public init() {}
 
+    /// How many event-loop threads `isola serve --event-loops N` asks for (half the CPUs by default, at least one).
+    public static func eventLoopCount(arguments: [String]) -> Int {
+        ServeCommand.eventLoopCount(arguments: arguments)
+    }
+
     /// Parses the process's arguments and runs the command (what the executable calls).
     public static func start() async {
         await main()

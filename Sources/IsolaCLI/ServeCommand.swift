@@ -67,6 +67,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "Threads serving the API, the gateway and every sandbox's Runtime API (default: half the CPUs, at least 1; the rest is left to the functions).")
+    var eventLoops: Int?
+
+    /// What `--event-loops` asks for, read from the raw arguments before anything is parsed: the event loops are
+    /// created (and take over Swift Concurrency) before the command runs. Invalid values are refused by `validate`.
+    static func eventLoopCount(arguments: [String]) -> Int {
+        let fallback = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+        guard arguments.dropFirst().first == "serve" else { return fallback }
+        for (index, argument) in arguments.enumerated() {
+            if argument.hasPrefix("--event-loops="), let value = Int(argument.dropFirst("--event-loops=".count)), value >= 1 { return value }
+            if argument == "--event-loops", index + 1 < arguments.count, let value = Int(arguments[index + 1]), value >= 1 { return value }
+        }
+        return fallback
+    }
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error.")
@@ -83,6 +98,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxEnvironments, maxEnvironments < 1 { throw ValidationError("--max-environments must be at least 1.") }
         if let memoryBudget, memoryBudget < 128 { throw ValidationError("--memory-budget must be at least 128 (MB).") }
         if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1.") }
+        if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be between 1 and 256.") }
         guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
         guard accountId.count == 12, accountId.allSatisfy(\.isNumber) else {
             throw ValidationError("--account-id must be 12 digits, like 000000000000.")
@@ -91,11 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
         let logger = Logger(label: "isola")
         var configuration = ServerConfiguration()
         configuration.host = host

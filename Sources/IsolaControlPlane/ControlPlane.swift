@@ -34,7 +34,8 @@ public final class ControlPlane: Sendable {
     // MARK: - Create, read, list
 
     public func createFunction(_ request: ValidatedCreate) async throws -> FunctionConfiguration {
-        let summary = try ZipInspector.inspect(request.zip)
+        let zip = request.zip
+        let summary = try await Blocking.run { try ZipInspector.inspect(zip) }
         let stored = try await code.put(request.zip)
         do {
             let result = try await write { [self] tx in
@@ -141,7 +142,7 @@ public final class ControlPlane: Sendable {
             try Validation.checkArchitecture(architectures)
         }
         let zip = try Validation.decodeZipFile(request.zipFile)
-        let summary = try ZipInspector.inspect(zip)
+        let summary = try await Blocking.run { [zip] in try ZipInspector.inspect(zip) }
         if request.dryRun == true {
             let digest = CodeStore.digest(of: zip)
             let current = try await resolve(reference).version.configuration

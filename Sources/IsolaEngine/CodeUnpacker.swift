@@ -1,4 +1,5 @@
 import Foundation
+import IsolaStore
 import ZIPFoundation
 
 /// Unpacks deployment packages into `<root>/<digest>/`, once per digest, for `/var/task`.
@@ -23,7 +24,8 @@ actor CodeUnpacker {
         let destination = root.appendingPathComponent(digest)
         if FileManager.default.fileExists(atPath: destination.path) { return destination }
         if let running = inProgress[digest] { return try await running.value }
-        let task = Task { try Self.unpack(zip, into: destination, scratch: root.appendingPathComponent(".tmp-\(UUID().uuidString)")) }
+        let scratch = root.appendingPathComponent(".tmp-\(UUID().uuidString)")
+        let task = Task { try await Blocking.run { try Self.unpack(zip, into: destination, scratch: scratch) } }
         inProgress[digest] = task
         defer { inProgress[digest] = nil }
         return try await task.value

@@ -35,10 +35,8 @@ public struct EngineConfiguration: Sendable {
     /// The init phase's limit (AWS: 10 s); a longer init may also use the function's timeout, as AWS's retry does.
     public var initLimit: Duration = .seconds(10)
     public var region = "us-east-1"
-    /// Where the Runtime API sockets live: a short path, since a Unix socket path has at most 107 bytes.
-    public var socketRoot: URL
 
-    public init(socketRoot: URL) { self.socketRoot = socketRoot }
+    public init() {}
 }
 
 /// Runs invocations in execution environments, keyed so that an environment is never shared between tenants.
@@ -67,7 +65,6 @@ public actor Engine {
 
     public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logger: Logger) throws {
         try catalog.check()
-        try FileManager.default.createDirectory(at: configuration.socketRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         self.backend = backend
         self.catalog = catalog
         self.code = code
@@ -103,8 +100,8 @@ public actor Engine {
                 case .success(let created): (environment, coldStart) = (created, true)
                 case .failure(let failure, let created):
                     retire(created)
-                    let outcome = Environment.outcome(for: failure, oomKilled: await created.stats?.oomKilled ?? false)
-                    let measured = Measurements(duration: .zero, initDurationMs: await created.initDurationMs, maxMemoryBytes: 0)
+                    let outcome = Environment.outcome(for: failure, oomKilled: created.stats?.oomKilled ?? false)
+                    let measured = Measurements(duration: .zero, initDurationMs: created.initDurationMs, maxMemoryBytes: 0)
                     return render(outcome, input: input, configuration: configuration, environment: created, measured: measured, coldStart: true)
                 }
             }
@@ -115,7 +112,7 @@ public actor Engine {
                 continue
             }
             let measured = Measurements(
-                duration: report.duration, initDurationMs: coldStart ? await environment.initDurationMs : nil,
+                duration: report.duration, initDurationMs: coldStart ? environment.initDurationMs : nil,
                 maxMemoryBytes: report.maxMemoryBytes
             )
             let result = render(report.outcome, input: input, configuration: configuration, environment: environment, measured: measured, coldStart: coldStart)
@@ -171,7 +168,7 @@ public actor Engine {
     private func takeIdle(_ key: EnvironmentKey) async -> Environment? {
         while let candidate = idle[key]?.popLast() {
             if idle[key]?.isEmpty == true { idle[key] = nil }
-            if await candidate.isUsable(keepAlive: configuration.keepAlive) { return candidate }
+            if candidate.isUsable(keepAlive: configuration.keepAlive) { return candidate }
             retire(candidate)
         }
         return nil
@@ -195,8 +192,6 @@ public actor Engine {
         }
         let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let logStream = LogStreamName.make(version: configuration.version, environmentId: id)
-        let socketDirectory = self.configuration.socketRoot.appendingPathComponent(id)
-        try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let environment = Environment(
             id: id, key: key, logStream: logStream, memoryMB: configuration.memorySize,
             isProvidedRuntime: configuration.runtime.hasPrefix("provided"), logger: logger
@@ -204,13 +199,13 @@ public actor Engine {
         live[id] = environment
         memoryByEnvironment[id] = configuration.memorySize
         let spec = SandboxSpec(
-            id: id, codeDirectory: codeDirectory, runtimeDirectory: launch.runtimeDirectory, socketDirectory: socketDirectory,
+            id: id, codeDirectory: codeDirectory, runtimeDirectory: launch.runtimeDirectory,
             command: launch.command, environment: environmentVariables(configuration, launch: launch, logStream: logStream),
             memoryMB: configuration.memorySize, ephemeralStorageMB: configuration.ephemeralStorage.size,
             hostIDBase: SlotAllocator.hostIDBase(slot)
         )
         let limit = self.configuration.initLimit + .seconds(configuration.timeout)
-        if let failure = await environment.start(spec: spec, backend: backend, socketPath: socketDirectory.appendingPathComponent("runtime.sock").path, group: group, initLimit: limit) {
+        if let failure = await environment.start(spec: spec, backend: backend, group: group, initLimit: limit) {
             slotsByEnvironment[id] = slot
             return .failure(failure, environment)
         }
@@ -292,7 +287,6 @@ public actor Engine {
         memoryByEnvironment[id] = nil
         stopping[id] = nil
         if let slot = slotsByEnvironment.removeValue(forKey: id) { slots.give(slot) }
-        try? FileManager.default.removeItem(at: configuration.socketRoot.appendingPathComponent(id))
     }
 
     /// Retires every environment of a function (after an update or delete): idle ones now, busy ones after
@@ -303,7 +297,7 @@ public actor Engine {
             for environment in environments { retire(environment) }
         }
         for environment in live.values where environment.key.function == function {
-            await environment.markRetiring()
+            environment.markRetiring()
         }
     }
 
@@ -328,7 +322,6 @@ public actor Engine {
         for environment in live.values { retire(environment) }
         for task in stopping.values { await task.value }
         await backend.shutdown()
-        try? FileManager.default.removeItem(at: configuration.socketRoot)
     }
 
     // MARK: - Rendering
@@ -360,8 +353,10 @@ public actor Engine {
             kind = .functionError(errorType: type)
         }
         let contentType = if case .response(_, let type) = outcome { type } else { "application/json" }
-        let log = ReportLine.tail(
-            requestId: input.requestId, version: configuration.version, output: environment.collector.take(),
+        let output = environment.collector.take()
+        // Only a caller who asked for the tail (X-Amz-Log-Type: Tail) gets these lines; nobody else reads them yet.
+        let log = !input.tailLogs ? "" : ReportLine.tail(
+            requestId: input.requestId, version: configuration.version, output: output,
             durationMs: durationMs, memoryMB: configuration.memorySize, maxMemoryMB: (measured.maxMemoryBytes + 1_048_575) / 1_048_576,
             initDurationMs: measured.initDurationMs, coldStart: coldStart,
             errorType: outcome.errorType

@@ -1,5 +1,7 @@
 import Foundation
 import NIOCore
+import NIOPosix
+import Synchronization
 import IsolaSandbox
 import Logging
 
@@ -24,7 +26,11 @@ public struct EnvironmentKey: Hashable, Sendable, CustomStringConvertible {
 /// `initializing` ends at the runtime's first `GET /next` (init done, no tenant involved, as on AWS). An
 /// invocation moves `idle -> busy`; its result moves it back to `idle`. A timeout, a crash, a protocol violation,
 /// keep-alive expiry or shutdown moves it to `retiring`, and `stop()` to `gone`. `stop()` is safe to call twice.
-actor Environment {
+///
+/// A class whose state sits behind one lock rather than an actor: the Runtime API is answered synchronously on the
+/// socket's event loop, so a warm invocation crosses threads only where it must (the runtime's event loop and the
+/// caller's task), not once more per Runtime API request to reach an actor.
+final class Environment: Sendable {
     enum Phase: String, Sendable { case creating, initializing, idle, busy, retiring, gone }
 
     /// Why a runtime request or the platform ended an environment's usefulness.
@@ -36,6 +42,31 @@ actor Environment {
         case protocolViolation(String)
     }
 
+    struct Assignment: Sendable {
+        var input: InvocationInput
+        var deadline: Date
+        var latch: Latch<InvocationOutcome>
+    }
+
+    /// Everything that changes, guarded by `state`.
+    struct State: Sendable {
+        var phase: Phase = .creating
+        var lastUsed: ContinuousClock.Instant = .now
+        var initDurationMs: Double?
+        var sandbox: (any SandboxInstance)?
+        var server: RuntimeAPIServer?
+        /// Where this environment's invocation deadlines are scheduled.
+        var timerLoop: (any EventLoop)?
+        /// A `GET /next` waiting for an invocation.
+        var parkedNext: RuntimeAPIResponder?
+        /// An invocation waiting for the runtime's `GET /next`.
+        var pending: Assignment?
+        /// The invocation the runtime holds.
+        var current: Assignment?
+        var initError: (body: Data, errorType: String)?
+        var stopping = false
+    }
+
     let id: String
     let key: EnvironmentKey
     let logStream: String
@@ -43,31 +74,11 @@ actor Environment {
     let collector = OutputCollector()
     /// When it last went back to its idle list; set and read only by the engine's actor (the eviction order).
     nonisolated(unsafe) var idleSince = ContinuousClock.now
-    private let logger: Logger
-    private(set) var phase: Phase = .creating
-    private(set) var lastUsed: ContinuousClock.Instant = .now
-    private(set) var initDurationMs: Double?
-    private var sandbox: (any SandboxInstance)?
-    private var server: RuntimeAPIServer?
-    /// Where this environment's invocation deadlines are scheduled.
-    private var timerLoop: (any EventLoop)?
-    private let ready = Latch<Failure?>()
-    private var parkedNext: CheckedContinuation<RuntimeAPIResponse, Never>?
-    private var pending: Assignment?
-    private var current: Assignment?
-    private var initError: (body: Data, errorType: String)?
-    private var exit: SandboxExit?
-    /// Counters read when the agent reported the runtime's exit, before the sandbox's cgroup was removed.
-    private var statsAtExit: SandboxStats?
-    private let isProvidedRuntime: Bool
+    let logger: Logger
+    let isProvidedRuntime: Bool
+    let state = Mutex(State())
+    let ready = Latch<Failure?>()
     private let stopped = Latch<Bool>()
-    private var stopping = false
-
-    struct Assignment: Sendable {
-        var input: InvocationInput
-        var deadline: Date
-        var latch: Latch<InvocationOutcome>
-    }
 
     init(id: String, key: EnvironmentKey, logStream: String, memoryMB: Int, isProvidedRuntime: Bool, logger: Logger) {
         self.id = id
@@ -82,33 +93,64 @@ actor Environment {
         self.logger = logger
     }
 
+    var phase: Phase { state.withLock { $0.phase } }
+    var initDurationMs: Double? { state.withLock { $0.initDurationMs } }
+    /// Peak memory and the OOM state (as the runtime's exit left them, once it exited).
+    var stats: SandboxStats? { state.withLock { $0.sandbox }?.stats() }
+
     // MARK: - Life
 
-    /// Starts the Runtime API socket and the sandbox, then waits for init. Returns nil when the runtime is ready.
-    func start(spec: SandboxSpec, backend: any SandboxBackend, socketPath: String, group: any EventLoopGroup, initLimit: Duration) async -> Failure? {
+    /// Starts the sandbox, serves the Runtime API listener it hands over, then waits for init. Returns nil when
+    /// the runtime is ready.
+    func start(spec: SandboxSpec, backend: any SandboxBackend, group: any EventLoopGroup, initLimit: Duration) async -> Failure? {
         let started = ContinuousClock.now
-        timerLoop = group.next()
+        let sandbox: any SandboxInstance
         do {
-            server = try await RuntimeAPIServer.start(path: socketPath, group: group) { [weak self] request in
-                guard let self else { return .json(500, RuntimeAPIContract.errorBody("ServiceException", "environment is gone")) }
-                return await self.handle(request)
-            }
             let collector = self.collector
-            let sandbox = try await backend.start(spec) { _, bytes in collector.append(bytes) }
-            self.sandbox = sandbox
-            transition(to: .initializing)
-            Task { [weak self] in
-                // Unstructured on purpose: it lives as long as the sandbox, which outlives this call.
-                let status = await sandbox.exit()
-                await self?.sandboxExited(status)
-            }
+            sandbox = try await backend.start(spec) { _, bytes in collector.append(bytes) }
         } catch {
             logger.error("environment failed to start", metadata: ["error": "\(error)"])
-            transition(to: .retiring)
+            state.withLock { transition(&$0, to: .retiring) }
             return .protocolViolation("the sandbox could not start: \(error)")
         }
+        // The loop this environment's Runtime API and deadlines run on: the one creating it, which serves the
+        // connection of the tenant that asked, so its later invocations likely stay on one thread.
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
+        state.withLock {
+            $0.timerLoop = loop
+            $0.sandbox = sandbox
+            transition(&$0, to: .initializing)
+        }
+        Task { [weak self] in
+            // Unstructured on purpose: it lives as long as the sandbox, which outlives this call.
+            let status = await sandbox.exit()
+            self?.sandboxExited(status)
+        }
+        let ready = self.ready
+        let logger = self.logger
+        let serve: @Sendable () async -> Failure? = { [weak self] in
+            do {
+                let listener = try await sandbox.runtimeAPIListener()
+                let server = try await RuntimeAPIServer.start(listener: listener, group: loop) { [weak self] request, responder in
+                    guard let self else {
+                        return responder.respond(.json(500, RuntimeAPIContract.errorBody("ServiceException", "environment is gone")))
+                    }
+                    self.handle(request, responder: responder)
+                }
+                let keep = self?.state.withLock { state -> Bool in
+                    guard !state.stopping else { return false }
+                    state.server = server
+                    return true
+                } ?? false
+                if !keep { await server.close() }
+            } catch {
+                logger.error("environment's Runtime API could not be served", metadata: ["error": "\(error)"])
+                ready.fulfil(.protocolViolation("the sandbox's Runtime API could not be served: \(error)"))
+            }
+            return await ready.wait()
+        }
         let outcome = await withTaskGroup(of: Failure??.self) { group in
-            group.addTask { await self.ready.wait() }
+            group.addTask { await serve() }
             group.addTask {
                 try? await Task.sleep(for: initLimit)
                 return Task.isCancelled ? nil : .some(.timedOut(seconds: Int(initLimit.components.seconds)))
@@ -118,21 +160,23 @@ actor Environment {
             group.cancelAll()
             return result
         }
-        initDurationMs = Double((ContinuousClock.now - started).components.attoseconds) / 1e15 + Double((ContinuousClock.now - started).components.seconds) * 1000
+        let elapsed = ContinuousClock.now - started
+        let initMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        state.withLock { $0.initDurationMs = initMs }
         if let outcome {
             ready.fulfil(outcome)
-            transition(to: .retiring)
+            state.withLock { transition(&$0, to: .retiring) }
             return outcome
         }
-        logger.debug("environment ready", metadata: ["init_ms": "\(String(format: "%.1f", initDurationMs ?? 0))"])
+        logger.debug("environment ready", metadata: ["init_ms": "\(String(format: "%.1f", initMs))"])
         return nil
     }
 
-    /// Runs one invocation; the environment must be idle (the engine guarantees it).
-    /// What an invocation's caller needs back from the environment, in one hop.
+    /// What an invocation's caller needs back from the environment.
     struct Report: Sendable {
         var outcome: InvocationOutcome
         var duration: Duration
+        /// Peak memory of the environment, read only when the caller asked for the log tail (its REPORT line).
         var maxMemoryBytes: Int
         /// Still able to serve (idle), or on its way out.
         var reusable: Bool
@@ -140,164 +184,102 @@ actor Environment {
 
     /// Whether the engine may hand this environment an invocation now: idle, and used within `keepAlive`.
     func isUsable(keepAlive: Duration) -> Bool {
-        phase == .idle && ContinuousClock.now - lastUsed <= keepAlive
+        state.withLock { $0.phase == .idle && ContinuousClock.now - $0.lastUsed <= keepAlive }
     }
 
-    func invoke(_ input: InvocationInput, timeoutSeconds: Int) async -> Report {
+    /// Runs one invocation; the environment must be idle (the engine guarantees it). Runs on its caller's
+    /// executor: nothing here needs another.
+    nonisolated(nonsending) func invoke(_ input: InvocationInput, timeoutSeconds: Int) async -> Report {
         let started = ContinuousClock.now
         let outcome = await run(input, timeoutSeconds: timeoutSeconds)
-        // What the function printed before it answered must be in its log tail, however late the pipes are read.
-        if input.tailLogs { await sandbox?.flushOutput() }
-        return Report(outcome: outcome, duration: ContinuousClock.now - started, maxMemoryBytes: stats?.memoryPeakBytes ?? 0, reusable: phase == .idle)
+        var maxMemoryBytes = 0
+        if input.tailLogs {
+            // What the function printed before it answered must be in its log tail, however late the pipes are read.
+            let sandbox = state.withLock { $0.sandbox }
+            await sandbox?.flushOutput()
+            maxMemoryBytes = stats?.memoryPeakBytes ?? 0
+        }
+        return Report(outcome: outcome, duration: ContinuousClock.now - started, maxMemoryBytes: maxMemoryBytes, reusable: phase == .idle)
     }
 
-    private func run(_ input: InvocationInput, timeoutSeconds: Int) async -> InvocationOutcome {
-        guard phase == .idle else {
-            return .platformError(errorType: "Runtime.Unknown", message: "environment not ready (\(phase.rawValue))")
-        }
-        transition(to: .busy)
-        lastUsed = .now
+    private nonisolated(nonsending) func run(_ input: InvocationInput, timeoutSeconds: Int) async -> InvocationOutcome {
         _ = collector.take()
         let assignment = Assignment(input: input, deadline: Date().addingTimeInterval(Double(timeoutSeconds)), latch: Latch())
-        if let parked = parkedNext {
-            parkedNext = nil
-            current = assignment
-            parked.resume(returning: eventResponse(assignment))
-        } else {
-            pending = assignment
+        let event = Self.eventResponse(assignment)
+        let taken: (accepted: Bool, parked: RuntimeAPIResponder?, timerLoop: (any EventLoop)?) = state.withLock {
+            guard $0.phase == .idle else { return (false, nil, nil) }
+            transition(&$0, to: .busy)
+            $0.lastUsed = .now
+            if let parked = $0.parkedNext {
+                $0.parkedNext = nil
+                $0.current = assignment
+                return (true, parked, $0.timerLoop)
+            }
+            $0.pending = assignment
+            return (true, nil, $0.timerLoop)
         }
-        let timeout = InvocationOutcome.platformError(errorType: "Sandbox.Timedout", message: "Task timed out after \(String(format: "%.2f", Double(timeoutSeconds))) seconds")
+        guard taken.accepted else {
+            return .platformError(errorType: "Runtime.Unknown", message: "environment not ready (\(phase.rawValue))")
+        }
+        taken.parked?.respond(event)
         // The deadline is a timer on an event loop rather than a racing task: the invoke path creates no tasks.
         let latch = assignment.latch
-        let timer = timerLoop?.scheduleTask(in: .seconds(Int64(timeoutSeconds))) { latch.fulfil(timeout) }
+        // On the loop this task runs on when there is one: a timer set on another thread wakes that thread twice.
+        let timerLoop = MultiThreadedEventLoopGroup.currentEventLoop ?? taken.timerLoop
+        let timer = timerLoop?.scheduleTask(in: .seconds(Int64(timeoutSeconds))) {
+            latch.fulfil(Self.outcome(for: .timedOut(seconds: timeoutSeconds), oomKilled: false))
+        }
         let outcome = await latch.wait()
         timer?.cancel()
-        lastUsed = .now
-        switch outcome {
-        case .platformError, .undelivered, .error(_, errorType: "Function.ResponseSizeTooLarge"):
-            // Reset, as AWS does after a timeout or crash; a refused oversized response leaves awslambdaric dead too.
-            transition(to: .retiring)
-        case .response, .error:
-            if phase == .busy { transition(to: .idle) }
+        state.withLock {
+            $0.lastUsed = .now
+            switch outcome {
+            case .platformError, .undelivered, .error(_, errorType: "Function.ResponseSizeTooLarge"):
+                // Reset, as AWS does after a timeout or crash; a refused oversized response leaves awslambdaric dead too.
+                transition(&$0, to: .retiring)
+            case .response, .error:
+                if $0.phase == .busy { transition(&$0, to: .idle) }
+            }
         }
         return outcome
     }
 
     func markRetiring() {
-        if phase != .gone { transition(to: .retiring) }
+        state.withLock { if $0.phase != .gone { transition(&$0, to: .retiring) } }
     }
 
     /// Kills the sandbox and removes its socket; waits until everything is gone. Safe to call twice.
     func stop() async {
-        if stopping {
+        let first = state.withLock {
+            guard !$0.stopping else { return false }
+            $0.stopping = true
+            if $0.phase != .gone { transition(&$0, to: .retiring) }
+            return true
+        }
+        guard first else {
             _ = await stopped.wait()
             return
         }
-        stopping = true
-        if phase != .gone { transition(to: .retiring) }
-        parkedNext?.resume(returning: .json(500, RuntimeAPIContract.errorBody("ServiceException", "environment shutting down")))
-        parkedNext = nil
+        let (parked, current, sandbox, server) = state.withLock { state in
+            defer { state.parkedNext = nil }
+            return (state.parkedNext, state.current, state.sandbox, state.server)
+        }
+        parked?.respond(.json(500, RuntimeAPIContract.errorBody("ServiceException", "environment shutting down")))
         current?.latch.fulfil(.platformError(errorType: "Runtime.ExitError", message: "Runtime exited without providing a reason"))
         await sandbox?.stop()
         await server?.close()
-        transition(to: .gone)
+        state.withLock { transition(&$0, to: .gone) }
         stopped.fulfil(true)
-    }
-
-    var stats: SandboxStats? { statsAtExit ?? sandbox?.stats() }
-
-    // MARK: - Runtime API
-
-    func handle(_ request: RuntimeAPIRequest) async -> RuntimeAPIResponse {
-        let path = request.path.split(separator: "?").first.map(String.init) ?? request.path
-        switch (request.method, path) {
-        case ("GET", RuntimeAPIContract.nextPath):
-            return await next()
-        case ("POST", RuntimeAPIContract.agentExitPath):
-            // The agent reports its runtime's exit before it exits itself, while the cgroup still exists: the
-            // moment to read the OOM state and peak memory. (A runtime could call this too; it only makes the
-            // host read its own environment's counters early.)
-            statsAtExit = sandbox?.stats()
-            return .json(200, RuntimeAPIContract.accepted)
-        case ("POST", RuntimeAPIContract.initErrorPath):
-            guard phase == .initializing else { return .json(403, RuntimeAPIContract.invalidStateTransition) }
-            let type = RuntimeAPIContract.validErrorType(request.headers["lambda-runtime-function-error-type"]) ?? "Runtime.Unknown"
-            initError = (Data(request.body), type)
-            return .json(202, RuntimeAPIContract.accepted)
-        case ("POST", _) where path.hasPrefix("\(RuntimeAPIContract.prefix)/invocation/"):
-            let parts = path.dropFirst(RuntimeAPIContract.prefix.count + "/invocation/".count).split(separator: "/")
-            guard parts.count == 2, parts[1] == "response" || parts[1] == "error" else { break }
-            return post(requestId: String(parts[0]), isError: parts[1] == "error", request: request)
-        default:
-            break
-        }
-        return .json(404, RuntimeAPIContract.errorBody("NotFound", "No Runtime API route for \(request.method) \(path)"))
-    }
-
-    private func next() async -> RuntimeAPIResponse {
-        switch phase {
-        case .initializing:
-            transition(to: .idle)
-            ready.fulfil(nil)
-        case .busy, .idle:
-            if let current, !current.latch.isFulfilled {
-                // Asked for the next event before answering this one: the invocation fails, the environment goes.
-                current.latch.fulfil(.platformError(errorType: "Runtime.InvalidStateTransition", message: "Runtime asked for the next invocation before answering this one"))
-                return .json(403, RuntimeAPIContract.invalidStateTransition)
-            }
-            current = nil
-        default:
-            return .json(403, RuntimeAPIContract.invalidStateTransition)
-        }
-        if let pending {
-            self.pending = nil
-            current = pending
-            return eventResponse(pending)
-        }
-        if parkedNext != nil { return .json(403, RuntimeAPIContract.invalidStateTransition) }
-        return await withCheckedContinuation { parkedNext = $0 }
-    }
-
-    private func post(requestId: String, isError: Bool, request: RuntimeAPIRequest) -> RuntimeAPIResponse {
-        guard let current, current.input.requestId == requestId else { return .json(400, RuntimeAPIContract.invalidRequestId) }
-        guard !current.latch.isFulfilled else { return .json(403, RuntimeAPIContract.invalidStateTransition) }
-        if request.bodyTooLarge {
-            current.latch.fulfil(.error(
-                Data(#"{"errorMessage":"Response payload size exceeded maximum allowed payload size (\#(RuntimeAPIContract.maxPayloadBytes) bytes).","errorType":"Function.ResponseSizeTooLarge"}"#.utf8),
-                errorType: "Function.ResponseSizeTooLarge"
-            ))
-            return .json(413, RuntimeAPIContract.payloadTooLarge)
-        }
-        let body = Data(request.body)
-        if isError {
-            let declared = RuntimeAPIContract.validErrorType(request.headers["lambda-runtime-function-error-type"])
-            let bodyType = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["errorType"] as? String
-            current.latch.fulfil(.error(body, errorType: declared ?? bodyType ?? "Function.Unknown"))
-        } else {
-            current.latch.fulfil(.response(body, contentType: request.headers["content-type"] ?? "application/json"))
-        }
-        return .json(202, RuntimeAPIContract.accepted)
-    }
-
-    private func eventResponse(_ assignment: Assignment) -> RuntimeAPIResponse {
-        let input = assignment.input
-        var headers: [(String, String)] = [
-            ("Content-Type", "application/json"),
-            (RuntimeAPIContract.Header.requestId, input.requestId),
-            (RuntimeAPIContract.Header.deadline, String(Int64(assignment.deadline.timeIntervalSince1970 * 1000))),
-            (RuntimeAPIContract.Header.functionArn, input.functionArn),
-            (RuntimeAPIContract.Header.traceId, TraceID.make()),
-        ]
-        if let context = input.clientContext { headers.append((RuntimeAPIContract.Header.clientContext, context)) }
-        if let tenant = input.tenantId { headers.append((RuntimeAPIContract.Header.tenantId, tenant)) }
-        return RuntimeAPIResponse(status: 200, headers: headers, body: Array(input.payload))
     }
 
     // MARK: - Sandbox exit
 
     private func sandboxExited(_ status: SandboxExit) {
-        exit = status
         let failure: Failure
+        let (parked, current, pending, phase, initError) = state.withLock { state in
+            defer { state.parkedNext = nil }
+            return (state.parkedNext, state.current, state.pending, state.phase, state.initError)
+        }
         if let initError, phase == .initializing {
             failure = .initError(body: initError.body, errorType: initError.errorType)
         } else if phase == .initializing, isProvidedRuntime, status == .exited(127) {
@@ -306,12 +288,10 @@ actor Environment {
             failure = .exited(status)
         }
         ready.fulfil(failure)
-        parkedNext?.resume(returning: .json(500, RuntimeAPIContract.errorBody("ServiceException", "runtime exited")))
-        parkedNext = nil
-        let outcome = Self.outcome(for: failure, oomKilled: stats?.oomKilled ?? false)
-        current?.latch.fulfil(outcome)
+        parked?.respond(.json(500, RuntimeAPIContract.errorBody("ServiceException", "runtime exited")))
+        current?.latch.fulfil(Self.outcome(for: failure, oomKilled: stats?.oomKilled ?? false))
         pending?.latch.fulfil(.undelivered)
-        if phase != .gone { transition(to: .retiring) }
+        state.withLock { if $0.phase != .gone { transition(&$0, to: .retiring) } }
         logger.debug("runtime exited", metadata: ["status": "\(status)"])
     }
 
@@ -332,15 +312,16 @@ actor Environment {
         }
     }
 
-    private func transition(to next: Phase) {
-        let allowed: Bool = switch (phase, next) {
+    /// The one place the phase changes; called with the lock held.
+    func transition(_ state: inout State, to next: Phase) {
+        let allowed: Bool = switch (state.phase, next) {
         case (.creating, .initializing), (.initializing, .idle), (.idle, .busy), (.busy, .idle): true
-        case (_, .retiring) where phase != .gone: true
+        case (_, .retiring) where state.phase != .gone: true
         case (.retiring, .gone), (.creating, .gone), (.gone, .gone): true
         default: false
         }
-        if !allowed { logger.warning("unexpected environment transition", metadata: ["from": "\(phase.rawValue)", "to": "\(next.rawValue)"]) }
-        phase = next
+        if !allowed { logger.warning("unexpected environment transition", metadata: ["from": "\(state.phase.rawValue)", "to": "\(next.rawValue)"]) }
+        state.phase = next
     }
 }
 

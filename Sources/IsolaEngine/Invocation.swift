@@ -57,38 +57,3 @@ enum InvocationOutcome: Sendable, Equatable {
         }
     }
 }
-
-/// A one-shot value: the first `fulfil` wins, every waiter gets it. The runtime's POST, a timeout and a crash
-/// race to settle an invocation through one of these, so exactly one of them decides.
-final class Latch<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value?
-    private var waiters: [CheckedContinuation<Value, Never>] = []
-
-    /// Returns false when a value was already set (a second post, or a post after a timeout).
-    @discardableResult
-    func fulfil(_ newValue: Value) -> Bool {
-        let toResume: [CheckedContinuation<Value, Never>]? = lock.withLock {
-            guard value == nil else { return nil }
-            value = newValue
-            defer { waiters = [] }
-            return waiters
-        }
-        guard let toResume else { return false }
-        for waiter in toResume { waiter.resume(returning: newValue) }
-        return true
-    }
-
-    var isFulfilled: Bool { lock.withLock { value != nil } }
-
-    func wait() async -> Value {
-        await withCheckedContinuation { continuation in
-            let ready: Value? = lock.withLock {
-                if let value { return value }
-                waiters.append(continuation)
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
-    }
-}

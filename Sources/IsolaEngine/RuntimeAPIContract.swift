@@ -6,8 +6,6 @@ enum RuntimeAPIContract {
     static let prefix = "/2018-06-01/runtime"
     static let nextPath = "\(prefix)/invocation/next"
     static let initErrorPath = "\(prefix)/init/error"
-    /// Isola's own: the agent reports the runtime's exit here just before it exits (see IsolaAgent).
-    static let agentExitPath = "/isola/v1/agent/exit"
 
     enum Header {
         static let requestId = "Lambda-Runtime-Aws-Request-Id"

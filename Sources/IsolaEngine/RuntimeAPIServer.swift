@@ -3,18 +3,18 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// Serves the Runtime API of one environment on its own Unix socket. The socket is bind-mounted into that
-/// environment's sandbox alone, so whoever speaks on it *is* that environment: no request carries an identity
-/// that could be forged.
+/// Serves the Runtime API of one environment on the listener its sandbox handed over (127.0.0.1:9001 inside that
+/// sandbox's own network namespace). Only that sandbox can connect to it, so whoever speaks on it *is* that
+/// environment: no request carries an identity that could be forged.
 final class RuntimeAPIServer: Sendable {
     let channel: any Channel
-    let path: String
 
     /// Connections one environment may hold open at once. A runtime needs one or two; the cap keeps a hostile
     /// runtime from spending the server's file descriptors, which every tenant shares.
     static let maxConnections = 8
 
-    static func start(path: String, group: any EventLoopGroup, handle: @escaping @Sendable (RuntimeAPIRequest) async -> RuntimeAPIResponse) async throws -> RuntimeAPIServer {
+    /// Takes ownership of `listener`.
+    static func start(listener: Int32, group: any EventLoopGroup, handle: @escaping RuntimeAPIHandler.Handle) async throws -> RuntimeAPIServer {
         let open = ConnectionCounter()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 16)
@@ -27,35 +27,44 @@ final class RuntimeAPIServer: Sendable {
                     channel.pipeline.addHandler(RuntimeAPIHandler(handle: handle))
                 }
             }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+            .withBoundSocket(listener)
             .get()
-        // The sandbox user (a mapped, unprivileged uid) must be able to connect; the folder is read-only inside.
-        chmod(path, 0o666)
-        return RuntimeAPIServer(channel: channel, path: path)
+        return RuntimeAPIServer(channel: channel)
     }
 
-    private init(channel: any Channel, path: String) {
+    private init(channel: any Channel) {
         self.channel = channel
-        self.path = path
     }
 
     func close() async {
         try? await channel.close()
-        unlink(path)
     }
 }
 
-/// Collects one HTTP request (bounded), asks the environment, writes the answer. Long polls simply answer late.
+/// Where a Runtime API answer goes: written at once when called on the connection's event loop (the common case:
+/// the environment answered synchronously), else handed to that loop. Long polls simply answer late.
+struct RuntimeAPIResponder: Sendable {
+    private let deliver: @Sendable (RuntimeAPIResponse) -> Void
+
+    init(_ deliver: @escaping @Sendable (RuntimeAPIResponse) -> Void) {
+        self.deliver = deliver
+    }
+
+    func respond(_ response: RuntimeAPIResponse) { deliver(response) }
+}
+
+/// Collects one HTTP request (bounded), hands it to the environment with a responder, writes the answer.
 final class RuntimeAPIHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
+    typealias Handle = @Sendable (RuntimeAPIRequest, RuntimeAPIResponder) -> Void
 
-    let handle: @Sendable (RuntimeAPIRequest) async -> RuntimeAPIResponse
+    let handle: Handle
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
 
-    init(handle: @escaping @Sendable (RuntimeAPIRequest) async -> RuntimeAPIResponse) {
+    init(handle: @escaping Handle) {
         self.handle = handle
     }
 
@@ -81,12 +90,19 @@ final class RuntimeAPIHandler: ChannelInboundHandler, @unchecked Sendable {
             let request = RuntimeAPIRequest(method: head.method.rawValue, path: head.uri, headers: headers, body: body, bodyTooLarge: tooLarge)
             body = []
             let keepAlive = head.isKeepAlive
-            let handle = self.handle
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            context.eventLoop.makeFutureWithTask { await handle(request) }.whenSuccess { response in
-                let (handler, context) = loopBound.value
-                handler.write(response, keepAlive: keepAlive, context: context)
-            }
+            let eventLoop = context.eventLoop
+            handle(request, RuntimeAPIResponder { response in
+                if eventLoop.inEventLoop {
+                    let (handler, context) = loopBound.value
+                    handler.write(response, keepAlive: keepAlive, context: context)
+                } else {
+                    eventLoop.execute {
+                        let (handler, context) = loopBound.value
+                        handler.write(response, keepAlive: keepAlive, context: context)
+                    }
+                }
+            })
         }
     }
 

@@ -5,22 +5,33 @@ import Foundation
 /// third. (Foundation's `Process` costs 12-70 ms per launch here; this is the launch on every cold start.)
 final class ChildProcess: Sendable {
     let pid: pid_t
-    private let latch = ExitLatch()
+    private let latch = Latch<Int32>()
     private let fences: OutputFences
 
-    /// Starts `argv`; every file descriptor but the three standard ones is closed in the child.
-    init(_ argv: [String], output: @escaping @Sendable (SandboxStream, [UInt8]) -> Void) throws {
+    /// Starts `argv`; every file descriptor but the three standard ones (and `passing`, placed at fd 3) is closed
+    /// in the child. `beforeReaping` runs on the waiting thread before it waits for the child's exit.
+    init(
+        _ argv: [String], passing: Int32? = nil, beforeReaping: (@Sendable () -> Void)? = nil,
+        output: @escaping @Sendable (SandboxStream, [UInt8]) -> Void
+    ) throws {
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
         guard isola_pipe_cloexec(&outPipe) == 0, isola_pipe_cloexec(&errPipe) == 0 else {
             throw SandboxError("pipe2 failed: errno \(errno)")
         }
+        // dup2 onto itself would leave close-on-exec set: the descriptor to pass must not already be fd 3.
+        if passing == 3 { throw SandboxError("the descriptor to pass into the child is already fd 3") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        isola_spawn_closefrom(&actions, 3)
+        if let passing {
+            posix_spawn_file_actions_adddup2(&actions, passing, 3)
+            isola_spawn_closefrom(&actions, 4)
+        } else {
+            isola_spawn_closefrom(&actions, 3)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         // A fresh signal mask and default dispositions: the server's own handling must not leak into crun.
@@ -65,12 +76,13 @@ final class ChildProcess: Sendable {
         }
         let latch = self.latch
         let waiter = Thread {
+            beforeReaping?()
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             let signal = status & 0x7f
             // Our write ends are the last ones: closing them lets the readers see the end of the output.
             fences.close()
-            latch.open(signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+            latch.fulfil(signal == 0 ? (status >> 8) & 0xff : 128 + signal)
         }
         waiter.stackSize = 128 * 1024
         waiter.start()
@@ -99,36 +111,6 @@ final class ChildProcess: Sendable {
 }
 
 /// A one-shot value many tasks can wait for.
-final class ExitLatch: @unchecked Sendable {
-    private let lock = NSLock()
-    private var result: Int32?
-    private var waiters: [CheckedContinuation<Int32, Never>] = []
-
-    var value: Int32? { lock.withLock { result } }
-
-    /// The first value wins; later calls are ignored.
-    func open(_ value: Int32) {
-        let toResume: [CheckedContinuation<Int32, Never>] = lock.withLock {
-            guard result == nil else { return [] }
-            result = value
-            defer { waiters = [] }
-            return waiters
-        }
-        for waiter in toResume { waiter.resume(returning: value) }
-    }
-
-    func wait() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let ready: Int32? = lock.withLock {
-                if let result { return result }
-                waiters.append(continuation)
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
-    }
-}
-
 final class OutputBuffer: @unchecked Sendable {
     private let lock = NSLock()
     private var bytes: [UInt8] = []
@@ -179,12 +161,12 @@ final class OutputFences: @unchecked Sendable {
     private var writeEnds: [Int32]
     private var written = 0
     private var passed: [SandboxStream: Int] = [.stdout: 0, .stderr: 0]
-    private var waiters: [(target: Int, latch: ExitLatch)] = []
+    private var waiters: [(target: Int, latch: Latch<Int32>)] = []
 
     init(writeEnds: [Int32]) { self.writeEnds = writeEnds }
 
     func fence(timeout: Duration) async {
-        let latch = ExitLatch()
+        let latch = Latch<Int32>()
         let ends: [Int32] = lock.withLock {
             written += 1
             waiters.append((written, latch))
@@ -194,21 +176,21 @@ final class OutputFences: @unchecked Sendable {
         for fd in ends { _ = fenceMarker.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
         let timer = Task {
             try? await Task.sleep(for: timeout)
-            latch.open(1)
+            latch.fulfil(1)
         }
         _ = await latch.wait()
         timer.cancel()
     }
 
     func passed(_ stream: SandboxStream) {
-        let ready: [ExitLatch] = lock.withLock {
+        let ready: [Latch<Int32>] = lock.withLock {
             passed[stream, default: 0] += 1
             let done = min(passed[.stdout, default: 0], passed[.stderr, default: 0])
             let due = waiters.filter { $0.target <= done }.map(\.latch)
             waiters.removeAll { $0.target <= done }
             return due
         }
-        for latch in ready { latch.open(0) }
+        for latch in ready { latch.fulfil(0) }
     }
 
     func close() {
@@ -217,10 +199,10 @@ final class OutputFences: @unchecked Sendable {
             return writeEnds
         }
         for fd in ends { Glibc.close(fd) }
-        let pending: [ExitLatch] = lock.withLock {
+        let pending: [Latch<Int32>] = lock.withLock {
             defer { waiters = [] }
             return waiters.map(\.latch)
         }
-        for latch in pending { latch.open(1) }
+        for latch in pending { latch.fulfil(1) }
     }
 }

@@ -85,8 +85,21 @@ public final class CrunBackend: SandboxBackend {
                 agent: agent, scratch: volume.mountPoint, seccompBPF: seccompBPF, cgroupParent: cgroupParent
             )
             try JSONSerialization.data(withJSONObject: configuration).write(to: bundle.appendingPathComponent("config.json"))
-            let process = try ChildProcess(crunCommand(["run", "--bundle", bundle.path, spec.id]), output: output)
-            return CrunSandbox(id: spec.id, backend: self, process: process, bundle: bundle, volume: volume, layout: layout)
+            let control = try AgentControl()
+            let id = spec.id
+            let process: ChildProcess
+            do {
+                process = try ChildProcess(
+                    crunCommand(["run", "--preserve-fds", "1", "--bundle", bundle.path, spec.id]), passing: control.sandboxEnd,
+                    beforeReaping: { [self] in control.serve { self.liveStats(id) } }, output: output
+                )
+            } catch {
+                control.closeSandboxEnd()
+                close(control.hostEnd)
+                throw error
+            }
+            control.closeSandboxEnd()
+            return CrunSandbox(id: spec.id, backend: self, process: process, control: control, bundle: bundle, volume: volume)
         } catch {
             await scratch.release(volume)
             try? FileManager.default.removeItem(at: bundle)
@@ -97,6 +110,9 @@ public final class CrunBackend: SandboxBackend {
     /// Unmounts the volumes formatted ahead; call after every sandbox has stopped.
     public func shutdown() async {
         await scratch.drain()
+        // The shared root (read-only binds of files only, nothing mounted in it) and its folder, if now empty.
+        try? FileManager.default.removeItem(at: sharedDirectory)
+        rmdir(sharedDirectory.deletingLastPathComponent().path)
         // This server's (now empty) cgroup parents.
         for controller in ["memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified", ""] {
             rmdir("/sys/fs/cgroup/\(controller)\(controller.isEmpty ? "" : "/")\(cgroupParent.dropFirst())")
@@ -140,6 +156,19 @@ public final class CrunBackend: SandboxBackend {
             : "/sys/fs/cgroup/memory\(cgroupParent)/\(id)/\(file)"
         return try? String(contentsOfFile: path, encoding: .utf8)
     }
+
+    /// Peak memory and the OOM state, from the sandbox's cgroup while it exists (zeros once it is gone).
+    func liveStats(_ id: String) -> SandboxStats {
+        let peak = layout == .v2 ? cgroupValue(id, v1: "", v2: "memory.peak") : cgroupValue(id, v1: "memory.max_usage_in_bytes", v2: "")
+        let oomText = layout == .v2 ? cgroupValue(id, v1: "", v2: "memory.events") : cgroupValue(id, v1: "memory.oom_control", v2: "")
+        let oomKilled = oomText.map { text in
+            text.split(separator: "\n").contains { line in
+                let parts = line.split(separator: " ")
+                return parts.count == 2 && (parts[0] == "oom_kill") && Int(parts[1]).map { $0 > 0 } == true
+            }
+        } ?? false
+        return SandboxStats(memoryPeakBytes: Int(peak?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0, oomKilled: oomKilled)
+    }
 }
 
 /// `@unchecked Sendable`: the only mutable state, `stopped`, is guarded by `lock`.
@@ -147,20 +176,24 @@ final class CrunSandbox: SandboxInstance, @unchecked Sendable {
     let id: String
     let backend: CrunBackend
     let process: ChildProcess
+    let control: AgentControl
     let bundle: URL
     let volume: ScratchVolumes.Volume
-    let layout: CgroupLayout
-    private let stopping = ExitLatch()
+    private let stopping = Latch<Int32>()
     private let lock = NSLock()
     private var stopped = false
 
-    init(id: String, backend: CrunBackend, process: ChildProcess, bundle: URL, volume: ScratchVolumes.Volume, layout: CgroupLayout) {
+    init(id: String, backend: CrunBackend, process: ChildProcess, control: AgentControl, bundle: URL, volume: ScratchVolumes.Volume) {
         self.volume = volume
         self.id = id
         self.backend = backend
         self.process = process
+        self.control = control
         self.bundle = bundle
-        self.layout = layout
+    }
+
+    func runtimeAPIListener() async throws -> Int32 {
+        try await control.takeListener()
     }
 
     func exit() async -> SandboxExit {
@@ -171,20 +204,9 @@ final class CrunSandbox: SandboxInstance, @unchecked Sendable {
         await process.flushOutput()
     }
 
+    /// The counters read when the agent reported the runtime's exit, else the live ones.
     func stats() -> SandboxStats {
-        let peak = layout == .v2
-            ? backend.cgroupValue(id, v1: "", v2: "memory.peak")
-            : backend.cgroupValue(id, v1: "memory.max_usage_in_bytes", v2: "")
-        let oomText = layout == .v2
-            ? backend.cgroupValue(id, v1: "", v2: "memory.events")
-            : backend.cgroupValue(id, v1: "memory.oom_control", v2: "")
-        let oomKilled = oomText.map { text in
-            text.split(separator: "\n").contains { line in
-                let parts = line.split(separator: " ")
-                return parts.count == 2 && (parts[0] == "oom_kill") && Int(parts[1]).map { $0 > 0 } == true
-            }
-        } ?? false
-        return SandboxStats(memoryPeakBytes: Int(peak?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0, oomKilled: oomKilled)
+        control.stats ?? backend.liveStats(id)
     }
 
     func stop() async {
@@ -200,7 +222,7 @@ final class CrunSandbox: SandboxInstance, @unchecked Sendable {
             _ = try? await ChildProcess.run(backend.crunCommand(["delete", "-f", id]))
             try? FileManager.default.removeItem(at: bundle)
             await backend.scratch.release(volume)
-            stopping.open(0)
+            stopping.fulfil(0)
         } else {
             _ = await stopping.wait()
         }

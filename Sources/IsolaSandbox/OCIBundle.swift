@@ -39,7 +39,6 @@ enum OCIBundle {
             bind(etc, "/etc"),
             bind(spec.runtimeDirectory, "/var/runtime"),
             bind(spec.codeDirectory, "/var/task"),
-            bind(spec.socketDirectory, "/run/isola"),
             ["destination": "/var/isola/agent", "type": "bind", "source": agent.path, "options": ["bind", "ro", "nosuid", "nodev"]],
             ["destination": "/tmp", "type": "bind", "source": scratch.path, "options": ["bind", "rw", "nosuid", "nodev"]],
         ]
@@ -49,7 +48,7 @@ enum OCIBundle {
             "process": [
                 "terminal": false,
                 "user": ["uid": sandboxUID, "gid": sandboxGID],
-                "args": ["/var/isola/agent", "--"] + spec.command,
+                "args": ["/var/isola/agent", "--control-fd", "3", "--"] + spec.command,
                 "env": environment,
                 "cwd": "/var/task",
                 "capabilities": ["bounding": [], "effective": [], "inheritable": [], "permitted": [], "ambient": []],
@@ -82,7 +81,7 @@ enum OCIBundle {
     /// The read-only root shared by every sandbox: mount points and the merged-/usr links, nothing else.
     static func prepareRootfs(_ rootfs: URL) throws {
         let fm = FileManager.default
-        for directory in ["proc", "dev", "sys", "usr", "etc", "tmp", "var/task", "var/runtime", "var/isola", "run/isola", "opt"] {
+        for directory in ["proc", "dev", "sys", "usr", "etc", "tmp", "var/task", "var/runtime", "var/isola", "opt"] {
             try fm.createDirectory(at: rootfs.appendingPathComponent(directory), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         }
         let agentMountPoint = rootfs.appendingPathComponent("var/isola/agent")

@@ -8,8 +8,6 @@ public struct SandboxSpec: Sendable {
     public var codeDirectory: URL
     /// The runtime's files (e.g. awslambdaric), bind-mounted read-only at `/var/runtime`.
     public var runtimeDirectory: URL
-    /// A folder holding this environment's Runtime API socket, bind-mounted read-only at `/run/isola`.
-    public var socketDirectory: URL
     /// The runtime's command line inside the sandbox; the agent (PID 1) starts it.
     public var command: [String]
     public var environment: [String: String]
@@ -18,11 +16,10 @@ public struct SandboxSpec: Sendable {
     /// First host uid/gid of this sandbox's user-namespace mapping (65,536 ids, never shared while it lives).
     public var hostIDBase: UInt32
 
-    public init(id: String, codeDirectory: URL, runtimeDirectory: URL, socketDirectory: URL, command: [String], environment: [String: String], memoryMB: Int, ephemeralStorageMB: Int, hostIDBase: UInt32) {
+    public init(id: String, codeDirectory: URL, runtimeDirectory: URL, command: [String], environment: [String: String], memoryMB: Int, ephemeralStorageMB: Int, hostIDBase: UInt32) {
         self.id = id
         self.codeDirectory = codeDirectory
         self.runtimeDirectory = runtimeDirectory
-        self.socketDirectory = socketDirectory
         self.command = command
         self.environment = environment
         self.memoryMB = memoryMB
@@ -81,8 +78,13 @@ public enum SandboxStream: Sendable { case stdout, stderr }
 /// A running sandbox.
 public protocol SandboxInstance: Sendable {
     var id: String { get }
+    /// The listening socket the runtime's Runtime API client connects to (`AWS_LAMBDA_RUNTIME_API`, inside the
+    /// sandbox), for the host to serve. Waits until the sandbox has made it; the caller owns the descriptor.
+    /// Only this sandbox can reach it, so whoever connects *is* this environment.
+    func runtimeAPIListener() async throws -> Int32
     /// Waits until the sandbox has ended.
     func exit() async -> SandboxExit
+    /// Peak memory and the OOM state; after the runtime exited, as they were at that moment.
     func stats() -> SandboxStats
     /// Returns once everything the sandbox wrote before this call has reached the output callback.
     func flushOutput() async

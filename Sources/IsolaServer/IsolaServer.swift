@@ -84,14 +84,14 @@ public struct IsolaServer: Sendable {
         let directory = configuration.dataDirectory
         do {
             let catalog = RuntimeCatalog(runtimeDirectory: configuration.runtimeDirectory.standardizedFileURL, interpreters: configuration.interpreters)
-            let runRoot = socketRoot(for: directory)
+            let runRoot = runRoot(for: directory)
             let backend = try CrunBackend(
                 stateDirectory: directory.appendingPathComponent("sandbox"), sharedDirectory: runRoot.appendingPathComponent("root"),
                 agent: catalog.agent, instance: String(runRoot.lastPathComponent.dropFirst("isola-".count)), logger: logger
             )
             let swept = await backend.sweep()
             if swept > 0 { logger.notice("start-up sweep removed sandboxes left by an earlier run", metadata: ["count": "\(swept)"]) }
-            var engineConfiguration = EngineConfiguration(socketRoot: runRoot)
+            var engineConfiguration = EngineConfiguration()
             engineConfiguration.keepAlive = .seconds(configuration.keepAliveSeconds)
             engineConfiguration.region = configuration.region
             if let cap = configuration.maxEnvironments { engineConfiguration.maxEnvironments = cap }
@@ -100,10 +100,6 @@ public struct IsolaServer: Sendable {
                 engineConfiguration.maxConcurrency = min(Limits.accountConcurrency, max(1, budget / 128))
             }
             if let concurrency = configuration.maxConcurrency { engineConfiguration.maxConcurrency = concurrency }
-            // Sockets of an earlier run (the shared root was just rebuilt beside them).
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: runRoot.path)) ?? [] where name != "root" {
-                try? FileManager.default.removeItem(at: runRoot.appendingPathComponent(name))
-            }
             let engine = try Engine(
                 backend: backend, catalog: catalog, code: code, unpackedCode: directory.appendingPathComponent("code-unpacked"),
                 configuration: engineConfiguration, logger: logger
@@ -122,9 +118,9 @@ public struct IsolaServer: Sendable {
         }
     }
 
-    /// Runtime API sockets need a short path (at most 107 bytes), and the sandboxes' shared root a folder they can
-    /// traverse: both live in /run/isola-<hash of the data directory>, removed at shutdown.
-    static func socketRoot(for dataDirectory: URL) -> URL {
+    /// The sandboxes' shared read-only root needs a folder their mapped users can traverse, which the data
+    /// directory may not be: /run/isola-<hash of the data directory>, removed at shutdown.
+    static func runRoot(for dataDirectory: URL) -> URL {
         let path = dataDirectory.standardizedFileURL.path
         let hash = path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
         let base = FileManager.default.isWritableFile(atPath: "/run") ? "/run" : NSTemporaryDirectory()
@@ -182,7 +178,9 @@ public struct IsolaServer: Sendable {
         let logger = self.logger
         let configuration = self.configuration
         let api = apiApplication { port in
-            logger.notice("Lambda API listening", metadata: ["endpoint": "http://\(configuration.host):\(port)"])
+            logger.notice("Lambda API listening", metadata: [
+                "endpoint": "http://\(configuration.host):\(port)", "event-loops": "\(NIOSingletons.groupLoopCountSuggestion)",
+            ])
         }
         // Services stop in reverse order: the engine is listed first so that it stops last.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

@@ -40,14 +40,16 @@ public actor CodeStore {
     }
 
     /// Stores the bytes (or finds them already stored) and marks the digest in flight until `release`.
-    public func put(_ zip: Data) throws -> StoredCode {
-        let (hex, base64) = Self.digest(of: zip)
+    /// Hashing and the synced write run off the caller's thread (see `Blocking`).
+    public func put(_ zip: Data) async throws -> StoredCode {
+        let (hex, base64) = try await Blocking.run { Self.digest(of: zip) }
         inFlight[hex, default: 0] += 1
         generation[hex, default: 0] += 1
         let destination = url(for: hex)
         if !FileManager.default.fileExists(atPath: destination.path) {
+            let directory = self.directory
             do {
-                try writeDurably(zip, to: destination)
+                try await Blocking.run { try Self.writeDurably(zip, to: destination, in: directory) }
             } catch {
                 release(hex)
                 throw error
@@ -90,7 +92,7 @@ public actor CodeStore {
         return removed
     }
 
-    private func writeDurably(_ data: Data, to destination: URL) throws {
+    private static func writeDurably(_ data: Data, to destination: URL, in directory: URL) throws {
         let temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
             throw CocoaError(.fileWriteUnknown)

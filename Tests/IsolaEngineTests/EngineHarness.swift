@@ -26,7 +26,7 @@ enum FakeInit: Sendable {
     case exit(Int32)
 }
 
-/// An engine over the fake backend, a real control plane, store and Runtime API sockets in temporary folders.
+/// An engine over the fake backend, a real control plane, store and Runtime API servers, in temporary folders.
 struct EngineHarness {
     let root: URL
     let plane: ControlPlane
@@ -42,7 +42,7 @@ struct EngineHarness {
         let code = try CodeStore(directory: root.appendingPathComponent("code"), logger: logger)
         let plane = ControlPlane(store: store, code: code, arns: ARNBuilder(region: "us-east-1", account: "000000000000"), logger: logger)
         let backend = FakeSandboxBackend(runtime: fakeRuntime(initBehaviour: initBehaviour, step: step))
-        var configuration = EngineConfiguration(socketRoot: root.appendingPathComponent("s"))
+        var configuration = EngineConfiguration()
         configuration.keepAlive = keepAlive
         configuration.initLimit = initLimit
         configuration.maxEnvironments = maxEnvironments
@@ -99,11 +99,10 @@ extension InvocationResult {
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] ?? [:] }
 }
 
-/// A runtime written against the Runtime API socket, as awslambdaric would speak it.
+/// A runtime written against the Runtime API, as awslambdaric would speak it.
 func fakeRuntime(initBehaviour: FakeInit, step: @escaping @Sendable (Int, String?, String) -> FakeStep) -> FakeSandboxBackend.Runtime {
-    { spec in
-        let socket = spec.socketDirectory.appendingPathComponent("runtime.sock").path
-        func url(_ path: String) -> String { URL(httpURLWithSocketPath: socket, uri: "/2018-06-01/runtime\(path)")?.absoluteString ?? "" }
+    { _, runtimeAPI in
+        func url(_ path: String) -> String { "http://\(runtimeAPI)/2018-06-01/runtime\(path)" }
         func post(_ path: String, _ body: String, headers: [(String, String)] = []) async -> Int {
             var request = HTTPClientRequest(url: url(path))
             request.method = .POST

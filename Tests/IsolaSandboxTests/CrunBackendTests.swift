@@ -19,12 +19,12 @@ struct CrunBackendTests {
     }
 
     func spec(_ root: URL, id: String, command: [String], memoryMB: Int = 128) throws -> SandboxSpec {
-        for sub in ["code", "runtime", "socket"] {
+        for sub in ["code", "runtime"] {
             try FileManager.default.createDirectory(at: root.appendingPathComponent(sub), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         }
         return SandboxSpec(
             id: id, codeDirectory: root.appendingPathComponent("code"), runtimeDirectory: root.appendingPathComponent("runtime"),
-            socketDirectory: root.appendingPathComponent("socket"), command: command, environment: ["HELLO": "world"],
+            command: command, environment: ["HELLO": "world"],
             memoryMB: memoryMB, ephemeralStorageMB: 64, hostIDBase: 3_000_000
         )
     }
@@ -41,6 +41,37 @@ struct CrunBackendTests {
         await backend.shutdown()
         #expect(exit == .exited(0), "output: \(output.text)")
         #expect(output.text.contains("993 world 0000000000000000 2 ['lo']"), "output: \(output.text)")
+    }
+
+    @Test(.enabled(if: available))
+    func theAgentHandsTheHostARuntimeAPIListenerAndKeepsItsControlSocketFromTheRuntime() async throws {
+        let (backend, root) = try makeBackend()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let output = LockedText()
+        // The runtime: fd 3 (the agent's control socket) must be closed; 127.0.0.1:9001 must reach the host.
+        let script = """
+            import os, socket
+            try:
+                os.fstat(3); print("control socket visible")
+            except OSError:
+                print("control socket hidden")
+            s = socket.create_connection(("127.0.0.1", 9001)); s.sendall(b"ping"); print("answer", s.recv(16).decode())
+            """
+        let sandbox = try await backend.start(try spec(root, id: "l-\(UUID().uuidString.prefix(8).lowercased())", command: ["/usr/bin/python3", "-c", script])) { _, bytes in output.append(bytes) }
+        let listener = try await sandbox.runtimeAPIListener()
+        let client = accept(listener, nil, nil)
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let n = read(client, &buffer, buffer.count)
+        _ = write(client, "pong", 4)
+        let exit = await sandbox.exit()
+        close(client)
+        close(listener)
+        await sandbox.stop()
+        await backend.shutdown()
+        #expect(n == 4 && String(decoding: buffer[0..<4], as: UTF8.self) == "ping", "output: \(output.text)")
+        #expect(exit == .exited(0), "output: \(output.text)")
+        #expect(output.text.contains("control socket hidden") && output.text.contains("answer pong"), "output: \(output.text)")
+        await #expect(throws: SandboxError.self) { _ = try await sandbox.runtimeAPIListener() }
     }
 
     @Test(.enabled(if: available))

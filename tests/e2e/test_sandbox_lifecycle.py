@@ -1,8 +1,8 @@
 """What a server leaves on the host: nothing after SIGTERM, and nothing once it restarted after kill -9.
 
 The things a sandbox owns on the host: a crun container (crun's state under <data>/sandbox/crun), a cgroup in
-every controller (/sys/fs/cgroup/<controller>/isola/<instance>/<id>), a loop-mounted /tmp volume, a Runtime
-API socket and the shared root under /run/isola-<instance>, a bundle under <data>/sandbox/bundles, and processes.
+every controller (/sys/fs/cgroup/<controller>/isola/<instance>/<id>), a loop-mounted /tmp volume, the shared
+root under /run/isola-<instance>, a bundle under <data>/sandbox/bundles, and processes.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_sigterm_leaves_no_sandbox_cgroup_mount_socket_or_bundle():
         assert server.stop() == 0
         left = leftovers(server.data_dir)
         assert left["mounts"] == [] and left["containers"] == [] and left["bundles"] == [] and left["volumes"] == [], left
-        assert not os.path.exists(f"/run/isola-{instance}"), "the socket and shared-root folder is removed"
+        assert not os.path.exists(f"/run/isola-{instance}"), "the shared-root folder is removed"
         assert instance_cgroups(instance) == [], "no cgroup of this server remains"
         ps = subprocess.run(["pgrep", "-f", f"{instance}"], capture_output=True, text=True)
         assert ps.stdout.strip() == ""
