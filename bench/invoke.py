@@ -126,7 +126,7 @@ def measure_warm(floor, isola, rounds, per_client_1, per_client_4, warmup):
 def measure_breakdown(isola, tenant, count, warmup=50):
     """Where a warm invoke's time goes, interleaved on one connection: the server's HTTP floor (GET /health,
     unsigned), Invoke DryRun (signed: auth, resolve, tenancy check, no engine), a warm invoke with the log tail,
-    whose REPORT line gives Duration (engine -> agent -> runtime -> back, measured by the server)."""
+    whose REPORT line gives Duration (engine -> runtime -> back, measured by the server)."""
     conn = http.client.HTTPConnection("127.0.0.1", isola.port)
     samples = {"health": [], "dryrun": [], "invoke": [], "duration": []}
     errors = 0

@@ -98,7 +98,7 @@ def markdown(report, chart_rel, full=None):
     out += [
         "",
         "CPU per invoke: the server process (Isola, or the floor's asyncio process), and the runtime side (in Isola: "
-        "every process in the environments' cgroups, i.e. the agent relaying the Runtime API plus python; in the "
+        "every process in the environments' cgroups, i.e. the agent (PID 1, idle while it waits) plus python; in the "
         "floor: the python processes), from `/proc/<pid>/task/*/schedstat`, over warm-up and timed invokes.",
         "",
         f"Target *warm invoke p50 within 1.5x of the floor*: 1 client {ratio1:.2f}x, {verdict(ratio1 <= 1.5)}; "
@@ -113,7 +113,7 @@ def markdown(report, chart_rel, full=None):
         f"| Invoke, warm (with `X-Amz-Log-Type: Tail`) | {bd['invoke']['p50']:.3f} | {bd['invoke']['p90']:.3f} | {bd['invoke']['p99']:.3f} |",
     ]
     if bd["duration"].get("n"):
-        out.append(f"| its REPORT `Duration` (engine -> agent -> runtime -> back, server-measured) | {bd['duration']['p50']:.3f} | "
+        out.append(f"| its REPORT `Duration` (engine -> runtime -> back, server-measured) | {bd['duration']['p50']:.3f} | "
                    f"{bd['duration']['p90']:.3f} | {bd['duration']['p99']:.3f} |")
     out += [
         "",

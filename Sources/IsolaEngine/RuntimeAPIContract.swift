@@ -45,6 +45,9 @@ enum RuntimeAPIContract {
 
 /// A request the Runtime API received from a runtime, reduced to what the environment needs.
 struct RuntimeAPIRequest: Sendable {
+    /// The request headers the Runtime API reads; `headers` holds these only, keyed in lower case.
+    static let readHeaders = ["content-type", "lambda-runtime-function-error-type"]
+
     var method: String
     var path: String
     var headers: [String: String]

@@ -85,8 +85,9 @@ final class RuntimeAPIHandler: ChannelInboundHandler, @unchecked Sendable {
         case .end:
             guard let head else { return }
             self.head = nil
+            // The only headers the Runtime API reads (lower-cased keys), not a copy of every header on every request.
             var headers: [String: String] = [:]
-            for (name, value) in head.headers { headers[name.lowercased()] = value }
+            for name in RuntimeAPIRequest.readHeaders { headers[name] = head.headers.first(name: name) }
             let request = RuntimeAPIRequest(method: head.method.rawValue, path: head.uri, headers: headers, body: body, bodyTooLarge: tooLarge)
             body = []
             let keepAlive = head.isKeepAlive
