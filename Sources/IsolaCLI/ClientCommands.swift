@@ -130,13 +130,19 @@ struct InvokeCommand: AsyncParsableCommand {
 enum FunctionTable {
     static func render(_ functions: [FunctionConfiguration]) -> String {
         guard !functions.isEmpty else { return "No functions. Create one with: aws lambda create-function --endpoint-url <endpoint> ..." }
-        let header = ["NAME", "RUNTIME", "MEMORY", "TIMEOUT", "TENANCY", "CODE SIZE", "LAST MODIFIED"]
         let rows = functions.map { f in
             [
                 f.functionName, f.runtime, "\(f.memorySize) MB", "\(f.timeout) s", f.tenancyConfig?.tenantIsolationMode ?? "-",
                 "\(f.codeSize) B", f.lastModified,
             ]
         }
+        return TextTable.render(header: ["NAME", "RUNTIME", "MEMORY", "TIMEOUT", "TENANCY", "CODE SIZE", "LAST MODIFIED"], rows: rows)
+    }
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+enum TextTable {
+    static func render(header: [String], rows: [[String]]) -> String {
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
             zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")

@@ -67,6 +67,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "Seconds before the first retry of an asynchronous (Event) invocation whose function failed; it doubles for the second (Lambda: 60, then 120).")
+    var eventRetryDelay = 60
+
     @Option(help: "Threads serving the API, the gateway and every sandbox's Runtime API (default: half the CPUs, at least 1; the rest is left to the functions).")
     var eventLoops: Int?
 
@@ -98,6 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxEnvironments, maxEnvironments < 1 { throw ValidationError("--max-environments must be at least 1.") }
         if let memoryBudget, memoryBudget < 128 { throw ValidationError("--memory-budget must be at least 128 (MB).") }
         if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1.") }
+        guard (1...3_600).contains(eventRetryDelay) else { throw ValidationError("--event-retry-delay must be between 1 and 3600 seconds.") }
         if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be between 1 and 256.") }
         guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
         guard accountId.count == 12, accountId.allSatisfy(\.isNumber) else {
@@ -115,6 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.gatewayPort = gatewayPort
         configuration.dataDirectory = URL(fileURLWithPath: dataDir)
         configuration.credentialsFile = credentials.map { URL(fileURLWithPath: $0) }
+        configuration.eventRetryDelaySeconds = eventRetryDelay
         configuration.accountId = accountId
         configuration.region = region
         configuration.insecureNoAuth = insecureNoAuth

@@ -15,7 +15,7 @@ struct APIResponder: HTTPResponder {
     let authenticator: Authenticator
     let codeURLs: CodeURLSigner
     let codeStore: @Sendable (String) -> URL
-    let health: @Sendable () -> [String: String]
+    let health: @Sendable () async -> [String: String]
     let clock: @Sendable () -> Date
     let logger: Logger
 
@@ -63,7 +63,7 @@ struct APIResponder: HTTPResponder {
     func dispatch(_ request: APIRequest) async throws -> (String, APIResponse) {
         // Unauthenticated by design: liveness, and code downloads that carry their own signature.
         if request.method == .get, request.segments == ["health"] {
-            return ("Health", try .json(health()))
+            return ("Health", try .json(await health()))
         }
         if request.method == .get, request.segments.count == 4, Array(request.segments.prefix(3)) == ["isola", "v1", "code"] {
             return ("DownloadCode", try downloadCode(request, digest: request.segments[3]))

@@ -9,6 +9,8 @@ import LambdaAPI
 struct EngineInvocationHandler: InvocationHandler {
     let controlPlane: ControlPlane
     let engine: Engine
+    let asyncInvoker: AsyncInvoker
+    let clock: @Sendable () -> Date
     /// `X-Amz-Client-Context`: "Up to 3,583 bytes of base64-encoded data".
     static let clientContextLimit = 3_583
     /// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
@@ -22,7 +24,13 @@ struct EngineInvocationHandler: InvocationHandler {
         switch request.invocationType {
         case .dryRun: return .empty()
         case .event:
-            throw LambdaError(.resourceConflict, "Asynchronous (Event) invocations are not available on this server yet; invoke with --invocation-type RequestResponse.")
+            // Durable before the 202: the queue commits it (synchronous=FULL) and the invoker takes it from there.
+            let event = QueuedEvent(
+                id: request.requestId, functionName: resolved.function.name, qualifier: reference.qualifier ?? "$LATEST",
+                tenantId: request.tenantId, payload: request.payload, enqueuedAt: clock()
+            )
+            try await asyncInvoker.submit(event)
+            return .empty(.accepted)
         case .requestResponse: break
         }
         let input = InvocationInput(

@@ -24,6 +24,8 @@ public struct IsolaServer: Sendable {
     /// nil when no sandbox backend could start here (say, no crun, or not root): the control plane still
     /// serves, invocations are refused with the reason, and /health says so.
     public let engine: Engine?
+    /// Delivers asynchronous (Event) invocations; nil without an engine.
+    let asyncInvoker: AsyncInvoker?
     let apiResponder: APIResponder
     let logger: Logger
 
@@ -60,23 +62,39 @@ public struct IsolaServer: Sendable {
         let codeURLs = try CodeURLSigner.load(from: directory.appendingPathComponent("code-url.key"))
         let authenticator = Authenticator(verifier: SigV4Verifier(secrets: secrets, region: configuration.region), clock: clock)
         let (engine, sandboxSummary) = await openEngine(configuration, code: code, logger: logger)
-        let invocations: any InvocationHandler = engine.map { EngineInvocationHandler(controlPlane: controlPlane, engine: $0) }
-            ?? ValidatingInvocationHandler(controlPlane: controlPlane, reason: sandboxSummary)
-        let routes = LambdaRoutes(controlPlane: controlPlane, codeURLs: codeURLs, invocations: invocations, clock: clock) { function in
+        var asyncConfiguration = AsyncConfiguration()
+        asyncConfiguration.retryDelay = .seconds(configuration.eventRetryDelaySeconds)
+        let asyncInvoker = engine.map {
+            AsyncInvoker(queue: store, controlPlane: controlPlane, engine: $0, configuration: asyncConfiguration, now: clock, logger: logger)
+        }
+        let invocations: any InvocationHandler
+        if let engine, let asyncInvoker {
+            invocations = EngineInvocationHandler(controlPlane: controlPlane, engine: engine, asyncInvoker: asyncInvoker, clock: clock)
+            let queued = await asyncInvoker.queuedCount()
+            if queued > 0 { logger.notice("asynchronous invocations queued by an earlier run will be attempted", metadata: ["count": "\(queued)"]) }
+        } else {
+            invocations = ValidatingInvocationHandler(controlPlane: controlPlane, reason: sandboxSummary)
+        }
+        let routes = LambdaRoutes(controlPlane: controlPlane, codeURLs: codeURLs, invocations: invocations, events: store, clock: clock) { function in
             await engine?.retire(function: function)
         }
         let authMode = secrets == nil ? "sigv4-unverified (loopback only)" : "sigv4"
-        let health: @Sendable () -> [String: String] = {
-            [
+        let health: @Sendable () async -> [String: String] = {
+            var fields = [
                 "status": "ok", "version": IsolaVersion.string, "region": configuration.region, "accountId": configuration.accountId,
                 "auth": authMode, "sandbox": sandboxSummary,
             ]
+            // Asynchronous invocations waiting for an attempt (or in one): 0 once every event is delivered or recorded.
+            if let asyncInvoker { fields["asyncQueued"] = "\(await asyncInvoker.queuedCount())" }
+            return fields
         }
         let responder = APIResponder(
             routes: routes.routes, authenticator: authenticator, codeURLs: codeURLs, codeStore: { code.url(for: $0) },
             health: health, clock: clock, logger: logger
         )
-        return IsolaServer(configuration: configuration, controlPlane: controlPlane, engine: engine, apiResponder: responder, logger: logger)
+        return IsolaServer(
+            configuration: configuration, controlPlane: controlPlane, engine: engine, asyncInvoker: asyncInvoker, apiResponder: responder, logger: logger
+        )
     }
 
     /// The engine on the crun backend, after sweeping what a crash left; nil (with the reason) when it cannot run here.
@@ -185,6 +203,8 @@ public struct IsolaServer: Sendable {
         // Services stop in reverse order: the engine is listed first so that it stops last.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let engine { services.append(.init(service: EngineService(engine: engine, logger: logger))) }
+        // After the engine, so it stops first: no new attempts, and those in progress finish while the engine runs.
+        if let asyncInvoker { services.append(.init(service: AsyncInvokerService(invoker: asyncInvoker))) }
         services += [.init(service: api), .init(service: gatewayApplication())]
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -209,6 +229,14 @@ struct EngineService: Service {
         }
         await engine.shutdown()
         logger.notice("all execution environments stopped")
+    }
+}
+
+struct AsyncInvokerService: Service {
+    let invoker: AsyncInvoker
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await invoker.run() }
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import IsolaControlPlane
+import IsolaStore
 import LambdaAPI
 
 /// One route: a method, a path pattern (`{F}`, `{N}`, `{R}` capture a segment) and its adapter.
@@ -33,11 +34,15 @@ struct LambdaRoutes: Sendable {
     let controlPlane: ControlPlane
     let codeURLs: CodeURLSigner
     let invocations: any InvocationHandler
+    /// The asynchronous invocations' queue, for its failure records.
+    let events: any AsyncEventQueue
     let clock: @Sendable () -> Date
     /// Called after code, configuration or the function itself changed: its environments must not serve again.
     let functionChanged: @Sendable (String) async -> Void
 
-    var routes: [Route] {
+    var routes: [Route] { functionRoutes + asyncRoutes }
+
+    var functionRoutes: [Route] {
         [
             Route(.post, "2015-03-31/functions", "CreateFunction") { request, _ in
                 let input = try request.decode(CreateFunctionRequest.self)

@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var memoryBudgetMB: Int?
     /// Invocations in flight across all functions (nil: the engine's default).
     public var maxConcurrency: Int?
+    /// Seconds before the first retry of an asynchronous invocation that failed; doubles for the next (Lambda: 60).
+    public var eventRetryDelaySeconds = 60
     /// Serve without verifying signatures on a non-loopback address. Off by default; logged loudly when on.
     public var insecureNoAuth = false
 

@@ -1,3 +1,4 @@
+import Foundation
 import LambdaAPI
 
 /// A function: what is shared by all its versions.
@@ -47,6 +48,26 @@ public struct AliasRecord: Sendable, Equatable {
     }
 }
 
+/// How asynchronous invocations of one function version or alias are retried (PutFunctionEventInvokeConfig).
+public struct EventInvokeConfigRecord: Sendable, Equatable {
+    public var functionName: String
+    /// `$LATEST`, a version number or an alias name.
+    public var qualifier: String
+    /// nil: Lambda's default, 2.
+    public var maximumRetryAttempts: Int?
+    /// nil: Lambda's default, 21,600 (6 hours).
+    public var maximumEventAgeInSeconds: Int?
+    public var lastModified: Date
+
+    public init(functionName: String, qualifier: String, maximumRetryAttempts: Int?, maximumEventAgeInSeconds: Int?, lastModified: Date) {
+        self.functionName = functionName
+        self.qualifier = qualifier
+        self.maximumRetryAttempts = maximumRetryAttempts
+        self.maximumEventAgeInSeconds = maximumEventAgeInSeconds
+        self.lastModified = lastModified
+    }
+}
+
 public struct StoreTotals: Sendable, Equatable {
     public var functionCount: Int
     public var totalCodeSize: Int
@@ -67,6 +88,9 @@ public protocol FunctionStoreReading {
     func totals() throws -> StoreTotals
     func isCodeReferenced(_ digest: String) throws -> Bool
     func referencedCodeDigests() throws -> Set<String>
+    func eventInvokeConfig(_ qualifier: String, of function: String) throws -> EventInvokeConfigRecord?
+    /// Ordered by qualifier.
+    func eventInvokeConfigs(of function: String) throws -> [EventInvokeConfigRecord]
 }
 
 /// Writes inside one transaction: all of them commit, or none.
@@ -78,6 +102,8 @@ public protocol FunctionStoreWriting: FunctionStoreReading {
     func deleteFunction(_ name: String) throws
     func deleteVersion(_ version: String, of function: String) throws
     func deleteAlias(_ name: String, of function: String) throws
+    func save(_ config: EventInvokeConfigRecord) throws
+    func deleteEventInvokeConfig(_ qualifier: String, of function: String) throws
 }
 
 /// The metadata store behind a small protocol, so that SQLite (the default) and a shared database for

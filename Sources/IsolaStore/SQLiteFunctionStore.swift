@@ -5,7 +5,7 @@ import LambdaAPI
 /// The default `FunctionStore`: one SQLite file in WAL mode with `synchronous=FULL`, so a write that was
 /// acknowledged survives `kill -9` and power loss alike. Schema changes are versioned migrations.
 public final class SQLiteFunctionStore: FunctionStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     public init(path: String) throws {
         var configuration = Configuration()
@@ -48,6 +48,7 @@ public final class SQLiteFunctionStore: FunctionStore {
                 );
                 """)
         }
+        registerEventMigrations(&migrator)
         return migrator
     }
 
@@ -198,9 +199,42 @@ struct SQLiteTransaction: FunctionStoreWriting {
 
     func deleteVersion(_ version: String, of function: String) throws {
         try db.execute(sql: "DELETE FROM versions WHERE function_name = ? AND version = ?", arguments: [function, version])
+        try deleteEventInvokeConfig(version, of: function)
     }
 
     func deleteAlias(_ name: String, of function: String) throws {
         try db.execute(sql: "DELETE FROM aliases WHERE function_name = ? AND name = ?", arguments: [function, name])
+        try deleteEventInvokeConfig(name, of: function)
+    }
+
+    func eventInvokeConfigRecord(_ row: Row) -> EventInvokeConfigRecord {
+        EventInvokeConfigRecord(
+            functionName: row["function_name"], qualifier: row["qualifier"], maximumRetryAttempts: row["maximum_retry_attempts"],
+            maximumEventAgeInSeconds: row["maximum_event_age_seconds"], lastModified: Date(timeIntervalSince1970: row["last_modified"])
+        )
+    }
+
+    func eventInvokeConfig(_ qualifier: String, of function: String) throws -> EventInvokeConfigRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?", arguments: [function, qualifier])
+            .map(eventInvokeConfigRecord)
+    }
+
+    func eventInvokeConfigs(of function: String) throws -> [EventInvokeConfigRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM event_invoke_configs WHERE function_name = ? ORDER BY qualifier", arguments: [function])
+            .map(eventInvokeConfigRecord)
+    }
+
+    func save(_ config: EventInvokeConfigRecord) throws {
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO event_invoke_configs (function_name, qualifier, maximum_retry_attempts, maximum_event_age_seconds, last_modified)
+                VALUES (?, ?, ?, ?, ?)
+                """,
+            arguments: [config.functionName, config.qualifier, config.maximumRetryAttempts, config.maximumEventAgeInSeconds, config.lastModified.timeIntervalSince1970]
+        )
+    }
+
+    func deleteEventInvokeConfig(_ qualifier: String, of function: String) throws {
+        try db.execute(sql: "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?", arguments: [function, qualifier])
     }
 }

@@ -38,6 +38,12 @@ public enum Limits {
     /// Invoke payloads (used by the engine): 6 MB synchronous, 1 MB asynchronous.
     public static let syncPayloadBytes = 6_291_456
     public static let asyncPayloadBytes = 1_048_576
+    /// Asynchronous invocation retries (PutFunctionEventInvokeConfig): 0...2, Lambda's default 2.
+    public static let asyncRetryAttemptsRange = 0...2
+    public static let asyncDefaultRetryAttempts = 2
+    /// How long an asynchronous event may wait for a successful attempt: 60 s ... 6 h, Lambda's default 6 h.
+    public static let asyncEventAgeRange = 60...21_600
+    public static let asyncDefaultEventAgeSeconds = 21_600
 }
 
 /// The runtimes Isola accepts. Unknown ones get an error that lists these.

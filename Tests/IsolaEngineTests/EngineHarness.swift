@@ -32,6 +32,7 @@ struct EngineHarness {
     let plane: ControlPlane
     let engine: Engine
     let backend: FakeSandboxBackend
+    let store: SQLiteFunctionStore
 
     static func make(keepAlive: Duration = .seconds(600), initLimit: Duration = .seconds(10), maxEnvironments: Int = 100, memoryBudgetMB: Int = 100_000, initBehaviour: FakeInit = .ready, step: @escaping @Sendable (_ count: Int, _ tenant: String?, _ requestId: String) -> FakeStep) async throws -> EngineHarness {
         let root = URL(fileURLWithPath: "/tmp/isola-engine-test-\(UUID().uuidString.prefix(8))")
@@ -52,7 +53,7 @@ struct EngineHarness {
             backend: backend, catalog: RuntimeCatalog(runtimeDirectory: root.appendingPathComponent("runtime")), code: code,
             unpackedCode: root.appendingPathComponent("unpacked"), configuration: configuration, logger: logger
         )
-        return EngineHarness(root: root, plane: plane, engine: engine, backend: backend)
+        return EngineHarness(root: root, plane: plane, engine: engine, backend: backend, store: store)
     }
 
     func remove() async {
