@@ -76,7 +76,10 @@ def failed_events(server, function=None):
 
 
 def queued(server) -> int:
-    return int(sb.health(server)["asyncQueued"])
+    # A generous timeout: right after a restart the server is busy starting every queued event's environment.
+    resp = s.http_request(server.endpoint + "/health", timeout=30)
+    assert resp.status == 200, resp.body
+    return int(resp.json["asyncQueued"])
 
 
 def wait_for(condition, timeout=30.0, what="condition"):
