@@ -62,6 +62,8 @@ public actor Engine {
     private var inFlightByTenant: [TenantSlot: Int] = [:]
     /// MemorySize of every live environment, for the memory budget.
     private var memoryByEnvironment: [String: Int] = [:]
+    /// Environments being torn down at once (see `retire`).
+    private let teardowns = AsyncSemaphore(permits: 4)
 
     public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logger: Logger) throws {
         try catalog.check()
@@ -93,19 +95,32 @@ public actor Engine {
         while true {
             let coldStart: Bool
             let environment: Environment
+            /// What is left of the function's timeout for the invocation itself (less after an init in the invoke phase).
+            var budget = Duration.seconds(configuration.timeout)
             if attempt == 0, let warm = await takeIdle(key) {
                 (environment, coldStart) = (warm, false)
             } else {
-                switch try await createEnvironment(key: key, resolved: resolved) {
+                switch try await createEnvironment(key: key, resolved: resolved, initLimit: self.configuration.initLimit) {
                 case .success(let created): (environment, coldStart) = (created, true)
+                case .failure(.timedOut, let suppressed):
+                    // As Lambda documents it: an init that outlasts its 10 s is abandoned, and init runs again in
+                    // the invoke phase, within the function's timeout, which the invocation then shares.
+                    retire(suppressed)
+                    logger.info("init exceeded its limit; initializing again within the function timeout", metadata: [
+                        "function": "\(key.function)", "init_limit_s": "\(self.configuration.initLimit.components.seconds)",
+                    ])
+                    switch try await createEnvironment(key: key, resolved: resolved, initLimit: budget) {
+                    case .success(let created):
+                        (environment, coldStart) = (created, true)
+                        budget -= .milliseconds(Int64(created.initDurationMs ?? 0))
+                    case .failure(let failure, let created):
+                        return failedColdStart(failure, created, timeoutSeconds: configuration.timeout, input: input, configuration: configuration)
+                    }
                 case .failure(let failure, let created):
-                    retire(created)
-                    let outcome = Environment.outcome(for: failure, oomKilled: created.stats?.oomKilled ?? false)
-                    let measured = Measurements(duration: .zero, initDurationMs: created.initDurationMs, maxMemoryBytes: 0)
-                    return render(outcome, input: input, configuration: configuration, environment: created, measured: measured, coldStart: true)
+                    return failedColdStart(failure, created, timeoutSeconds: configuration.timeout, input: input, configuration: configuration)
                 }
             }
-            let report = await environment.invoke(input, timeoutSeconds: configuration.timeout)
+            let report = await environment.invoke(input, timeoutSeconds: configuration.timeout, budget: budget)
             if report.outcome == .undelivered, attempt == 0 {
                 retire(environment)
                 attempt += 1
@@ -124,6 +139,16 @@ public actor Engine {
             }
             return result
         }
+    }
+
+    /// The answer to an invocation whose environment could not be made ready; a timed-out init in the invoke
+    /// phase reads as the function's timeout.
+    private func failedColdStart(_ failure: Environment.Failure, _ created: Environment, timeoutSeconds: Int, input: InvocationInput, configuration: FunctionConfiguration) -> InvocationResult {
+        retire(created)
+        let reported: Environment.Failure = if case .timedOut = failure { .timedOut(seconds: timeoutSeconds) } else { failure }
+        let outcome = Environment.outcome(for: reported, oomKilled: created.stats?.oomKilled ?? false)
+        let measured = Measurements(duration: .zero, initDurationMs: created.initDurationMs, maxMemoryBytes: 0)
+        return render(outcome, input: input, configuration: configuration, environment: created, measured: measured, coldStart: true)
     }
 
     /// Concurrency limits, as Lambda applies them: a function's reserved concurrency caps its invocations in
@@ -179,14 +204,14 @@ public actor Engine {
         case failure(Environment.Failure, Environment)
     }
 
-    private func createEnvironment(key: EnvironmentKey, resolved: ResolvedFunction) async throws -> Creation {
+    private func createEnvironment(key: EnvironmentKey, resolved: ResolvedFunction, initLimit: Duration) async throws -> Creation {
         let configuration = resolved.version.configuration
         let launch = catalog.launch(runtime: configuration.runtime, handler: configuration.handler)
         if launch.runtimeVersion != configuration.runtime, warnedRuntimes.insert(configuration.runtime).inserted {
             logger.warning("runtime served by another interpreter", metadata: ["runtime": "\(configuration.runtime)", "interpreter": "\(launch.runtimeVersion)"])
         }
         let codeDirectory = try await unpacker.directory(for: resolved.version.codeDigest, zip: code.url(for: resolved.version.codeDigest))
-        try makeRoom(forMemoryMB: configuration.memorySize)
+        try makeRoom(forMemoryMB: configuration.memorySize, function: resolved.function.name, reserved: resolved.function.reservedConcurrency)
         guard let slot = slots.take() else {
             throw LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")
         }
@@ -204,8 +229,7 @@ public actor Engine {
             memoryMB: configuration.memorySize, ephemeralStorageMB: configuration.ephemeralStorage.size,
             hostIDBase: SlotAllocator.hostIDBase(slot)
         )
-        let limit = self.configuration.initLimit + .seconds(configuration.timeout)
-        if let failure = await environment.start(spec: spec, backend: backend, group: group, initLimit: limit) {
+        if let failure = await environment.start(spec: spec, backend: backend, group: group, initLimit: initLimit) {
             slotsByEnvironment[id] = slot
             return .failure(failure, environment)
         }
@@ -245,7 +269,19 @@ public actor Engine {
     /// Keeps the number of environments under the cap and their MemorySize under the memory budget: evicts the
     /// least recently used idle environment (of any function or tenant: idle environments are a cache), or
     /// throttles when every environment is working.
-    private func makeRoom(forMemoryMB memoryMB: Int) throws {
+    private func makeRoom(forMemoryMB memoryMB: Int, function: String, reserved: Int?) throws {
+        // AWS's cap on tenant environments, active or idle: 2,500 per 1,000 of concurrency, scaled to what this
+        // function may use (its reserved concurrency, else the server's). The least recently used idle ones of
+        // this function make room first.
+        let functionCap = max(1, (reserved ?? configuration.maxConcurrency) * 5 / 2)
+        while live.values.count(where: { $0.key.function == function && stopping[$0.id] == nil }) >= functionCap {
+            let oldest = idle.filter { $0.key.function == function }.flatMap { key, environments in environments.map { (key, $0) } }
+                .min { $0.1.idleSince < $1.1.idleSince }
+            guard let (key, victim) = oldest else {
+                throw LambdaError(.tooManyRequests, "Rate exceeded")
+            }
+            evict(victim, from: key)
+        }
         if memoryMB > configuration.memoryBudgetMB {
             throw LambdaError(
                 .tooManyRequests,
@@ -264,11 +300,15 @@ public actor Engine {
             guard let (key, victim) = oldest else {
                 throw LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")
             }
-            idle[key]?.removeAll { $0 === victim }
-            if idle[key]?.isEmpty == true { idle[key] = nil }
-            logger.debug("evicting an idle environment to make room", metadata: ["environment": "\(victim.id)"])
-            retire(victim)
+            evict(victim, from: key)
         }
+    }
+
+    private func evict(_ victim: Environment, from key: EnvironmentKey) {
+        idle[key]?.removeAll { $0 === victim }
+        if idle[key]?.isEmpty == true { idle[key] = nil }
+        logger.debug("evicting an idle environment to make room", metadata: ["environment": "\(victim.id)"])
+        retire(victim)
     }
 
     /// Takes an environment out of service and stops it in the background; shutdown waits for every stop.
@@ -276,8 +316,13 @@ public actor Engine {
         let id = environment.id
         guard live[id] != nil, stopping[id] == nil else { return }
         // Unstructured so the caller's response is not delayed by crun's delete; tracked in `stopping`.
+        let teardowns = self.teardowns
         stopping[id] = Task {
+            // A bounded number at a time: a keep-alive reap can retire a hundred environments at once, and a
+            // hundred crun deletes at once stall every cold start behind them on a small host.
+            await teardowns.acquire()
             await environment.stop()
+            teardowns.release()
             self.forget(id)
         }
     }

@@ -189,9 +189,11 @@ final class Environment: Sendable {
 
     /// Runs one invocation; the environment must be idle (the engine guarantees it). Runs on its caller's
     /// executor: nothing here needs another.
-    nonisolated(nonsending) func invoke(_ input: InvocationInput, timeoutSeconds: Int) async -> Report {
+    /// `budget`: how long the invocation may run (the timeout, less an init that ran in the invoke phase);
+    /// `timeoutSeconds` is what the timeout message says.
+    nonisolated(nonsending) func invoke(_ input: InvocationInput, timeoutSeconds: Int, budget: Duration? = nil) async -> Report {
         let started = ContinuousClock.now
-        let outcome = await run(input, timeoutSeconds: timeoutSeconds)
+        let outcome = await run(input, timeoutSeconds: timeoutSeconds, budget: max(.zero, budget ?? .seconds(timeoutSeconds)))
         var maxMemoryBytes = 0
         if input.tailLogs {
             // What the function printed before it answered must be in its log tail, however late the pipes are read.
@@ -202,9 +204,10 @@ final class Environment: Sendable {
         return Report(outcome: outcome, duration: ContinuousClock.now - started, maxMemoryBytes: maxMemoryBytes, reusable: phase == .idle)
     }
 
-    private nonisolated(nonsending) func run(_ input: InvocationInput, timeoutSeconds: Int) async -> InvocationOutcome {
+    private nonisolated(nonsending) func run(_ input: InvocationInput, timeoutSeconds: Int, budget: Duration) async -> InvocationOutcome {
         _ = collector.take()
-        let assignment = Assignment(input: input, deadline: Date().addingTimeInterval(Double(timeoutSeconds)), latch: Latch())
+        let budgetSeconds = Double(budget.components.seconds) + Double(budget.components.attoseconds) / 1e18
+        let assignment = Assignment(input: input, deadline: Date().addingTimeInterval(budgetSeconds), latch: Latch())
         let event = Self.eventResponse(assignment)
         let taken: (accepted: Bool, parked: RuntimeAPIResponder?, timerLoop: (any EventLoop)?) = state.withLock {
             guard $0.phase == .idle else { return (false, nil, nil) }
@@ -226,7 +229,7 @@ final class Environment: Sendable {
         let latch = assignment.latch
         // On the loop this task runs on when there is one: a timer set on another thread wakes that thread twice.
         let timerLoop = MultiThreadedEventLoopGroup.currentEventLoop ?? taken.timerLoop
-        let timer = timerLoop?.scheduleTask(in: .seconds(Int64(timeoutSeconds))) {
+        let timer = timerLoop?.scheduleTask(in: .nanoseconds(Int64(budgetSeconds * 1e9))) {
             latch.fulfil(Self.outcome(for: .timedOut(seconds: timeoutSeconds), oomKilled: false))
         }
         let outcome = await latch.wait()

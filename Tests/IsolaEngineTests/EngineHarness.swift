@@ -24,6 +24,15 @@ enum FakeInit: Sendable {
     case ready
     case initError(type: String, body: String)
     case exit(Int32)
+    /// Init takes this long in the first `slowStarts` sandboxes, then none.
+    case slow(Duration, slowStarts: Int)
+}
+
+/// Counts sandbox starts across a harness's fake runtimes.
+final class StartCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int { lock.withLock { value += 1; return value } }
 }
 
 /// An engine over the fake backend, a real control plane, store and Runtime API servers, in temporary folders.
@@ -102,7 +111,9 @@ extension InvocationResult {
 
 /// A runtime written against the Runtime API, as awslambdaric would speak it.
 func fakeRuntime(initBehaviour: FakeInit, step: @escaping @Sendable (Int, String?, String) -> FakeStep) -> FakeSandboxBackend.Runtime {
-    { _, runtimeAPI in
+    let starts = StartCounter()
+    return { _, runtimeAPI in
+        let start = starts.next()
         func url(_ path: String) -> String { "http://\(runtimeAPI)/2018-06-01/runtime\(path)" }
         func post(_ path: String, _ body: String, headers: [(String, String)] = []) async -> Int {
             var request = HTTPClientRequest(url: url(path))
@@ -118,6 +129,8 @@ func fakeRuntime(initBehaviour: FakeInit, step: @escaping @Sendable (Int, String
             _ = await post("/init/error", body, headers: [("Lambda-Runtime-Function-Error-Type", type)])
             return 1
         case .exit(let code): return code
+        case .slow(let duration, let slowStarts):
+            if start <= slowStarts { try? await Task.sleep(for: duration) }
         }
         var count = 0
         while !Task.isCancelled {

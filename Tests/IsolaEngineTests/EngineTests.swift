@@ -240,4 +240,40 @@ struct EngineTests {
         #expect(try await busy.kind == .success)
         await h.remove()
     }
+
+    @Test func anInitOverItsLimitRunsAgainWithinTheFunctionTimeout() async throws {
+        let h = try await EngineHarness.make(initLimit: .milliseconds(300), initBehaviour: .slow(.seconds(2), slowStarts: 1), step: Self.echo)
+        try await h.createFunction("f", perTenant: true, timeout: 3)
+        let result = try await h.invoke("f", tenant: "a")
+        #expect(result.kind == .success && result.coldStart)
+        // The first sandbox was abandoned at the init limit; the second initialized in the invoke phase.
+        #expect(h.backend.startedSpecs.count == 2)
+        #expect(try await eventually { h.backend.stoppedSandboxes.count == 1 })
+        await h.remove()
+    }
+
+    @Test func anInitThatOutlastsTheFunctionTimeoutTooIsATimeout() async throws {
+        let h = try await EngineHarness.make(initLimit: .milliseconds(300), initBehaviour: .slow(.seconds(5), slowStarts: 2), step: Self.echo)
+        try await h.createFunction("f", perTenant: true, timeout: 1)
+        let result = try await h.invoke("f", tenant: "a")
+        #expect(result.kind == .functionError(errorType: "Sandbox.Timedout"))
+        #expect(String(decoding: result.payload, as: UTF8.self).contains("Task timed out after 1.00 seconds"))
+        #expect(h.backend.startedSpecs.count == 2)
+        await h.remove()
+    }
+
+    @Test func aFunctionsTenantEnvironmentsAreCappedAtTwoAndAHalfTimesItsConcurrency() async throws {
+        let h = try await EngineHarness.make(step: Self.echo)
+        try await h.createFunction("f", perTenant: true)
+        _ = try await h.plane.putConcurrency(FunctionReference(name: "f"), reserved: 1)
+        // Reserved concurrency 1: at most 2 environments. The third tenant evicts the least recently used idle one.
+        let a = try await h.invoke("f", tenant: "a")
+        _ = try await h.invoke("f", tenant: "b")
+        _ = try await h.invoke("f", tenant: "c")
+        #expect(try await eventually { h.backend.stoppedSandboxes == [a.environmentId] })
+        #expect(await h.engine.environmentCount == 2)
+        let again = try await h.invoke("f", tenant: "a")
+        #expect(again.coldStart && again.environmentId != a.environmentId)
+        await h.remove()
+    }
 }
