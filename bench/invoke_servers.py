@@ -267,7 +267,7 @@ def function_zip():
 
 
 class Isola:
-    def __init__(self, binary, runtime_dir, keep_alive, workdir, label):
+    def __init__(self, binary, runtime_dir, keep_alive, workdir, label, create=True):
         self.data_dir = os.path.join(workdir, f"data-{label}")
         self.port = free_port()
         self.log_path = os.path.join(workdir, f"isola-{label}.log")
@@ -281,7 +281,8 @@ class Isola:
         wait_ready(self.port, self.proc, "isola serve")
         self.target = Target("Isola", self.port, signed=True, pids=lambda: (
             [self.proc.pid], [p for env_id in self.env_ids() for p in cgroup_procs(env_id)]))
-        self.create_function()
+        if create:
+            self.create_function()
 
     def call(self, method, path, body):
         from botocore.auth import SigV4Auth
