@@ -188,6 +188,34 @@ def test_syntax_error_in_module(lam, name):
     assert result.json["errorType"] == "Runtime.UserCodeSyntaxError"
 
 
+SLOW_INIT = """
+import time
+time.sleep(11)  # longer than Lambda's 10 s init limit
+
+def handler(event, context):
+    return {"ok": True}
+"""
+
+
+def test_init_over_10_seconds_runs_again_within_the_function_timeout(lam, name):
+    # As Lambda documents it: the init is abandoned at 10 s and runs again in the invoke phase, within the
+    # function's timeout (15 s here: 11 s of init leave the handler 4 s).
+    sb.create(lam, name, SLOW_INIT, TenancyConfig=PER_TENANT, Timeout=15)
+    started = time.monotonic()
+    assert ok(invoke(lam, name, {}, tenant="t")) == {"ok": True}
+    assert 20 < time.monotonic() - started < 40
+
+
+def test_init_that_outlasts_the_function_timeout_too_is_a_timeout(lam, name):
+    sb.create(lam, name, SLOW_INIT, TenancyConfig=PER_TENANT, Timeout=5)
+    result = invoke(lam, name, {}, tenant="t")
+    assert result.status == 200 and result.function_error == "Unhandled"
+    assert result.json == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {result.request_id} Error: Task timed out after 5.00 seconds",
+    }
+
+
 def test_oom_is_reported(lam, name):
     code = "def handler(event, context):\n    hog = [bytearray(1 << 20) for _ in range(400)]\n    return len(hog)\n"
     sb.create(lam, name, code, MemorySize=128, TenancyConfig=PER_TENANT)
