@@ -50,10 +50,11 @@ public actor AsyncInvoker {
         self.logger = logger
     }
 
-    /// Commits the event, then starts it if there is room. Returns once it is durable (the 202 may go out).
+    /// Commits the event and returns once it is durable (the 202 may go out); it starts at once if there is room.
     public func submit(_ event: QueuedEvent) async throws {
         try await queue.enqueue(event)
-        await startDue()
+        // Not awaited: the caller's 202 does not wait for the queue to be read again.
+        Task { await self.startDue() }
     }
 
     /// Attempts due events until cancelled (graceful shutdown), then waits up to `drainTimeout` for those in progress.
