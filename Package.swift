@@ -50,6 +50,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Log groups, streams and events: storage (SQLite by default), the Logs API, the filter pattern language.
+        .target(
+            name: "IsolaLogs",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // The function registry: create, update, publish, aliases, tags, concurrency, over the store.
         .target(
             name: "IsolaControlPlane",
@@ -74,7 +80,8 @@ let package = Package(
         .target(
             name: "IsolaEngine",
             dependencies: [
-                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaSandbox",
+                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaSandbox", "IsolaLogs",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -87,7 +94,7 @@ let package = Package(
         .target(
             name: "IsolaServer",
             dependencies: [
-                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaEngine", "IsolaSandbox", "AWSSigV4",
+                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaEngine", "IsolaSandbox", "IsolaLogs", "AWSSigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -116,6 +123,9 @@ let package = Package(
         .testTarget(name: "LambdaAPITests", dependencies: ["LambdaAPI"], swiftSettings: strict),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"], swiftSettings: strict),
         .testTarget(name: "IsolaStoreTests", dependencies: ["IsolaStore"], swiftSettings: strict),
+        .testTarget(
+            name: "IsolaLogsTests", dependencies: ["IsolaLogs", .product(name: "Logging", package: "swift-log")], swiftSettings: strict
+        ),
         .testTarget(name: "IsolaSandboxTests", dependencies: ["IsolaSandbox"], swiftSettings: strict),
         .testTarget(
             name: "IsolaEngineTests",

@@ -70,6 +70,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds before the first retry of an asynchronous (Event) invocation whose function failed; it doubles for the second (Lambda: 60, then 120).")
     var eventRetryDelay = 60
 
+    @Option(help: "Days log events are kept at most, whatever a log group's retention policy says (put-retention-policy can keep them shorter).")
+    var logRetentionDays = 7
+
     @Option(help: "Threads serving the API, the gateway and every sandbox's Runtime API (default: half the CPUs, at least 1; the rest is left to the functions).")
     var eventLoops: Int?
 
@@ -101,6 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxEnvironments, maxEnvironments < 1 { throw ValidationError("--max-environments must be at least 1.") }
         if let memoryBudget, memoryBudget < 128 { throw ValidationError("--memory-budget must be at least 128 (MB).") }
         if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1.") }
+        guard (1...3_653).contains(logRetentionDays) else { throw ValidationError("--log-retention-days must be between 1 and 3653.") }
         guard (1...3_600).contains(eventRetryDelay) else { throw ValidationError("--event-retry-delay must be between 1 and 3600 seconds.") }
         if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be between 1 and 256.") }
         guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
@@ -120,6 +124,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.dataDirectory = URL(fileURLWithPath: dataDir)
         configuration.credentialsFile = credentials.map { URL(fileURLWithPath: $0) }
         configuration.eventRetryDelaySeconds = eventRetryDelay
+        configuration.logRetentionDays = logRetentionDays
         configuration.accountId = accountId
         configuration.region = region
         configuration.insecureNoAuth = insecureNoAuth

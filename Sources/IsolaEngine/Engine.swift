@@ -1,5 +1,6 @@
 import Foundation
 import IsolaControlPlane
+import IsolaLogs
 import IsolaSandbox
 import IsolaStore
 import LambdaAPI
@@ -51,6 +52,7 @@ public actor Engine {
     let configuration: EngineConfiguration
     let logger: Logger
     let group: any EventLoopGroup
+    let logs: LogWriter?
     private var idle: [EnvironmentKey: [Environment]] = [:]
     private var live: [String: Environment] = [:]
     private var slots = SlotAllocator()
@@ -65,7 +67,9 @@ public actor Engine {
     /// Environments being torn down at once (see `retire`).
     private let teardowns = AsyncSemaphore(permits: 4)
 
-    public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logger: Logger) throws {
+    /// `logs`: where environments' log streams go (nil: nowhere; only the tail of an invocation is kept).
+    public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logs: LogWriter? = nil, logger: Logger) throws {
+        self.logs = logs
         try catalog.check()
         self.backend = backend
         self.catalog = catalog
@@ -145,6 +149,7 @@ public actor Engine {
     /// phase reads as the function's timeout.
     private func failedColdStart(_ failure: Environment.Failure, _ created: Environment, timeoutSeconds: Int, input: InvocationInput, configuration: FunctionConfiguration) -> InvocationResult {
         retire(created)
+        created.log.start(requestId: input.requestId)
         let reported: Environment.Failure = if case .timedOut = failure { .timedOut(seconds: timeoutSeconds) } else { failure }
         let outcome = Environment.outcome(for: reported, oomKilled: created.stats?.oomKilled ?? false)
         let measured = Measurements(duration: .zero, initDurationMs: created.initDurationMs, maxMemoryBytes: 0)
@@ -217,9 +222,16 @@ public actor Engine {
         }
         let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let logStream = LogStreamName.make(version: configuration.version, environmentId: id)
+        let identity = EnvironmentLog.Identity(
+            group: configuration.loggingConfig.logGroup ?? "/aws/lambda/\(configuration.functionName)", stream: logStream,
+            json: configuration.loggingConfig.logFormat == "JSON", tenant: key.tenant, functionName: configuration.functionName,
+            functionArn: configuration.functionArn, version: configuration.version, memoryMB: configuration.memorySize,
+            runtimeVersion: RuntimeCatalog.displayVersion(launch.runtimeVersion),
+            runtimeVersionArn: "arn:aws:lambda:\(self.configuration.region)::runtime:\(RuntimeCatalog.versionDigest(launch.runtimeVersion))"
+        )
         let environment = Environment(
             id: id, key: key, logStream: logStream, memoryMB: configuration.memorySize,
-            isProvidedRuntime: configuration.runtime.hasPrefix("provided"), logger: logger
+            isProvidedRuntime: configuration.runtime.hasPrefix("provided"), log: EnvironmentLog(identity: identity, writer: logs), logger: logger
         )
         live[id] = environment
         memoryByEnvironment[id] = configuration.memorySize
@@ -399,6 +411,15 @@ public actor Engine {
         }
         let contentType = if case .response(_, let type) = outcome { type } else { "application/json" }
         let output = environment.collector.take()
+        let status = switch outcome {
+        case .response: "success"
+        case .platformError(errorType: "Sandbox.Timedout", _): "timeout"
+        default: "error"
+        }
+        environment.log.end(
+            requestId: input.requestId, durationMs: durationMs, initDurationMs: measured.initDurationMs, status: status, errorType: outcome.errorType,
+            peakMemory: { [weak environment] in environment?.stats?.memoryPeakBytes ?? 0 }
+        )
         // Only a caller who asked for the tail (X-Amz-Log-Type: Tail) gets these lines; nobody else reads them yet.
         let log = !input.tailLogs ? "" : ReportLine.tail(
             requestId: input.requestId, version: configuration.version, output: output,
@@ -445,12 +466,18 @@ enum LogStreamName {
 /// The platform's log lines for one invocation (Text format), as `X-Amz-Log-Result` carries them.
 enum ReportLine {
     static func tail(requestId: String, version: String, output: String, durationMs: Double, memoryMB: Int, maxMemoryMB: Int, initDurationMs: Double?, coldStart: Bool, errorType: String?) -> String {
-        var report = "REPORT RequestId: \(requestId)\tDuration: \(String(format: "%.2f", durationMs)) ms\tBilled Duration: \(Int(durationMs.rounded(.up)) + Int((initDurationMs ?? 0).rounded(.up))) ms\tMemory Size: \(memoryMB) MB\tMax Memory Used: \(maxMemoryMB) MB\t"
-        if let initDurationMs { report += "Init Duration: \(String(format: "%.2f", initDurationMs)) ms\t" }
-        if let errorType { report += errorType == "Sandbox.Timedout" ? "Status: timeout" : "Status: error\tError Type: \(errorType)" }
+        let report = Self.report(requestId: requestId, durationMs: durationMs, memoryMB: memoryMB, maxMemoryMB: maxMemoryMB, initDurationMs: initDurationMs, errorType: errorType)
         var text = "START RequestId: \(requestId) Version: \(version)\n"
         text += output.isEmpty || output.hasSuffix("\n") ? output : output + "\n"
         text += "END RequestId: \(requestId)\n" + report + "\n"
         return text
+    }
+
+    /// `REPORT RequestId: ...\tDuration: ...` as Lambda writes it (billed duration includes a cold start's init).
+    static func report(requestId: String, durationMs: Double, memoryMB: Int, maxMemoryMB: Int, initDurationMs: Double?, errorType: String?) -> String {
+        var report = "REPORT RequestId: \(requestId)\tDuration: \(EnvironmentLog.twoDecimals(durationMs)) ms\tBilled Duration: \(Int(durationMs.rounded(.up)) + Int((initDurationMs ?? 0).rounded(.up))) ms\tMemory Size: \(memoryMB) MB\tMax Memory Used: \(maxMemoryMB) MB\t"
+        if let initDurationMs { report += "Init Duration: \(EnvironmentLog.twoDecimals(initDurationMs)) ms\t" }
+        if let errorType { report += errorType == "Sandbox.Timedout" ? "Status: timeout" : "Status: error\tError Type: \(errorType)" }
+        return report
     }
 }

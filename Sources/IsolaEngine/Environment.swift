@@ -71,7 +71,9 @@ final class Environment: Sendable {
     let key: EnvironmentKey
     let logStream: String
     let memoryMB: Int
-    let collector = OutputCollector()
+    /// Its log stream (and the current invocation's tail).
+    let log: EnvironmentLog
+    var collector: OutputCollector { log.tail }
     /// When it last went back to its idle list; set and read only by the engine's actor (the eviction order).
     nonisolated(unsafe) var idleSince = ContinuousClock.now
     let logger: Logger
@@ -80,8 +82,9 @@ final class Environment: Sendable {
     let ready = Latch<Failure?>()
     private let stopped = Latch<Bool>()
 
-    init(id: String, key: EnvironmentKey, logStream: String, memoryMB: Int, isProvidedRuntime: Bool, logger: Logger) {
+    init(id: String, key: EnvironmentKey, logStream: String, memoryMB: Int, isProvidedRuntime: Bool, log: EnvironmentLog, logger: Logger) {
         self.id = id
+        self.log = log
         self.key = key
         self.logStream = logStream
         self.memoryMB = memoryMB
@@ -106,8 +109,9 @@ final class Environment: Sendable {
         let started = ContinuousClock.now
         let sandbox: any SandboxInstance
         do {
-            let collector = self.collector
-            sandbox = try await backend.start(spec) { _, bytes in collector.append(bytes) }
+            let log = self.log
+            log.initStart()
+            sandbox = try await backend.start(spec) { stream, bytes in log.output(stream, bytes) }
         } catch {
             logger.error("environment failed to start", metadata: ["error": "\(error)"])
             state.withLock { transition(&$0, to: .retiring) }
@@ -163,6 +167,11 @@ final class Environment: Sendable {
         let elapsed = ContinuousClock.now - started
         let initMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         state.withLock { $0.initDurationMs = initMs }
+        switch outcome {
+        case nil: log.initDone(durationMs: initMs, status: "success", errorType: nil)
+        case .timedOut: log.initDone(durationMs: initMs, status: "timeout", errorType: nil)
+        case let failure?: log.initDone(durationMs: initMs, status: "error", errorType: Self.outcome(for: failure, oomKilled: false).errorType)
+        }
         if let outcome {
             ready.fulfil(outcome)
             state.withLock { transition(&$0, to: .retiring) }
@@ -224,6 +233,7 @@ final class Environment: Sendable {
         guard taken.accepted else {
             return .platformError(errorType: "Runtime.Unknown", message: "environment not ready (\(phase.rawValue))")
         }
+        log.start(requestId: input.requestId)
         taken.parked?.respond(event)
         // The deadline is a timer on an event loop rather than a racing task: the invoke path creates no tasks.
         let latch = assignment.latch

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LambdaAPI
 import Logging
@@ -52,7 +53,8 @@ public struct RuntimeCatalog: Sendable {
                 // -S: no site module (4 ms of every cold start); PYTHONPATH still reaches /var/runtime, and the
                 // function sees the standard library, its runtime and its own code, not the host's dist-packages.
                 command: [interpreter, "-S", "-m", "awslambdaric", handler],
-                environment: ["PYTHONPATH": "/var/runtime", "AWS_EXECUTION_ENV": "AWS_Lambda_\(runtime)"],
+                // fd 4 is the telemetry pipe the sandbox backend passes in: awslambdaric frames each log record there.
+                environment: ["PYTHONPATH": "/var/runtime", "AWS_EXECUTION_ENV": "AWS_Lambda_\(runtime)", "_LAMBDA_TELEMETRY_LOG_FD": "4"],
                 runtimeDirectory: pythonDirectory, runtimeVersion: version
             )
         }
@@ -68,6 +70,24 @@ public struct RuntimeCatalog: Sendable {
         guard FileManager.default.fileExists(atPath: pythonDirectory.appendingPathComponent("awslambdaric").path) else {
             throw EngineError("awslambdaric is missing from \(pythonDirectory.path). Run scripts/setup (it installs the Python runtime there), or pass --runtime-dir.")
         }
+    }
+}
+
+extension RuntimeCatalog {
+    /// `python3.11` -> `python:3.11.isola`, `provided.al2023` -> `provided:al2023.isola`: INIT_START's runtime version
+    /// names the interpreter that really ran.
+    public static func displayVersion(_ runtimeVersion: String) -> String {
+        if runtimeVersion.hasPrefix("python") { return "python:\(runtimeVersion.dropFirst("python".count)).isola" }
+        if runtimeVersion.hasPrefix("provided.") { return "provided:\(runtimeVersion.dropFirst("provided.".count)).isola" }
+        return runtimeVersion + ".isola"
+    }
+
+    /// The hex SHA-256 that names a runtime version in its ARN.
+    public static func versionDigest(_ runtimeVersion: String) -> String {
+        SHA256.hash(data: Data(runtimeVersion.utf8)).map { byte in
+            let text = String(byte, radix: 16)
+            return byte < 16 ? "0" + text : text
+        }.joined()
     }
 }
 

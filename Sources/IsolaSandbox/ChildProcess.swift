@@ -8,17 +8,20 @@ final class ChildProcess: Sendable {
     private let latch = Latch<Int32>()
     private let fences: OutputFences
 
-    /// Starts `argv`; every file descriptor but the three standard ones (and `passing`, placed at fd 3) is closed
-    /// in the child. `beforeReaping` runs on the waiting thread before it waits for the child's exit.
+    /// Starts `argv`; every file descriptor but the three standard ones (and `passing`, placed at fd 3, and with
+    /// `telemetry` the write end of a third output pipe at fd 4) is closed in the child. `beforeReaping` runs on
+    /// the waiting thread before it waits for the child's exit.
     init(
-        _ argv: [String], passing: Int32? = nil, beforeReaping: (@Sendable () -> Void)? = nil,
+        _ argv: [String], passing: Int32? = nil, telemetry: Bool = false, beforeReaping: (@Sendable () -> Void)? = nil,
         output: @escaping @Sendable (SandboxStream, [UInt8]) -> Void
     ) throws {
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
-        guard isola_pipe_cloexec(&outPipe) == 0, isola_pipe_cloexec(&errPipe) == 0 else {
+        var telemetryPipe: [Int32] = [-1, -1]
+        guard isola_pipe_cloexec(&outPipe) == 0, isola_pipe_cloexec(&errPipe) == 0, !telemetry || isola_pipe_cloexec(&telemetryPipe) == 0 else {
             throw SandboxError("pipe2 failed: errno \(errno)")
         }
+        if telemetry, passing == nil { throw SandboxError("the telemetry pipe goes to fd 4, after a passed descriptor at fd 3") }
         // dup2 onto itself would leave close-on-exec set: the descriptor to pass must not already be fd 3.
         if passing == 3 { throw SandboxError("the descriptor to pass into the child is already fd 3") }
         var actions = posix_spawn_file_actions_t()
@@ -28,7 +31,8 @@ final class ChildProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         if let passing {
             posix_spawn_file_actions_adddup2(&actions, passing, 3)
-            isola_spawn_closefrom(&actions, 4)
+            if telemetry { posix_spawn_file_actions_adddup2(&actions, telemetryPipe[1], 4) }
+            isola_spawn_closefrom(&actions, telemetry ? 5 : 4)
         } else {
             isola_spawn_closefrom(&actions, 3)
         }
@@ -49,15 +53,17 @@ final class ChildProcess: Sendable {
         posix_spawn_file_actions_destroy(&actions)
         posix_spawnattr_destroy(&attributes)
         // The write ends stay open here too, so `flushOutput` can put a fence behind everything already written.
+        let pipes = [outPipe, errPipe] + (telemetry ? [telemetryPipe] : [])
         guard result == 0 else {
-            for fd in outPipe + errPipe { close(fd) }
+            for fd in pipes.flatMap({ $0 }) { close(fd) }
             throw SandboxError("cannot start \(argv[0]): \(String(cString: strerror(result)))")
         }
-        let fences = OutputFences(writeEnds: [outPipe[1], errPipe[1]])
+        let streams: [SandboxStream] = telemetry ? [.stdout, .stderr, .telemetry] : [.stdout, .stderr]
+        let fences = OutputFences(writeEnds: pipes.map { $0[1] }, streams: streams)
         self.fences = fences
         let pid = spawned
         self.pid = pid
-        for (fd, stream) in [(outPipe[0], SandboxStream.stdout), (errPipe[0], SandboxStream.stderr)] {
+        for (fd, stream) in zip(pipes.map { $0[0] }, streams) {
             let thread = Thread {
                 var buffer = [UInt8](repeating: 0, count: 65_536)
                 var scanner = FenceScanner()
@@ -160,10 +166,15 @@ final class OutputFences: @unchecked Sendable {
     private let lock = NSLock()
     private var writeEnds: [Int32]
     private var written = 0
-    private var passed: [SandboxStream: Int] = [.stdout: 0, .stderr: 0]
+    private var passed: [SandboxStream: Int]
+    private let streams: [SandboxStream]
     private var waiters: [(target: Int, latch: Latch<Int32>)] = []
 
-    init(writeEnds: [Int32]) { self.writeEnds = writeEnds }
+    init(writeEnds: [Int32], streams: [SandboxStream]) {
+        self.writeEnds = writeEnds
+        self.streams = streams
+        passed = Dictionary(uniqueKeysWithValues: streams.map { ($0, 0) })
+    }
 
     func fence(timeout: Duration) async {
         let latch = Latch<Int32>()
@@ -172,7 +183,7 @@ final class OutputFences: @unchecked Sendable {
             waiters.append((written, latch))
             return writeEnds
         }
-        guard ends.count == 2 else { return }
+        guard ends.count == streams.count else { return }
         for fd in ends { _ = fenceMarker.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
         let timer = Task {
             try? await Task.sleep(for: timeout)
@@ -185,7 +196,7 @@ final class OutputFences: @unchecked Sendable {
     func passed(_ stream: SandboxStream) {
         let ready: [Latch<Int32>] = lock.withLock {
             passed[stream, default: 0] += 1
-            let done = min(passed[.stdout, default: 0], passed[.stderr, default: 0])
+            let done = streams.map { passed[$0, default: 0] }.min() ?? 0
             let due = waiters.filter { $0.target <= done }.map(\.latch)
             waiters.removeAll { $0.target <= done }
             return due

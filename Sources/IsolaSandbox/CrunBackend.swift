@@ -90,7 +90,7 @@ public final class CrunBackend: SandboxBackend {
             let process: ChildProcess
             do {
                 process = try ChildProcess(
-                    crunCommand(["run", "--preserve-fds", "1", "--bundle", bundle.path, spec.id]), passing: control.sandboxEnd,
+                    crunCommand(["run", "--preserve-fds", "2", "--bundle", bundle.path, spec.id]), passing: control.sandboxEnd, telemetry: true,
                     beforeReaping: { [self] in control.serve { self.liveStats(id) } }, output: output
                 )
             } catch {

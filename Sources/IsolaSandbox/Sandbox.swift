@@ -72,8 +72,9 @@ public struct SandboxStats: Sendable, Equatable {
     }
 }
 
-/// Which stream a chunk of sandbox output came from.
-public enum SandboxStream: Sendable { case stdout, stderr }
+/// Which stream a chunk of sandbox output came from. `telemetry`: the pipe at fd 4 inside the sandbox, where
+/// awslambdaric writes framed log records (`_LAMBDA_TELEMETRY_LOG_FD`), so a multi-line message stays one event.
+public enum SandboxStream: Sendable, CaseIterable { case stdout, stderr, telemetry }
 
 /// A running sandbox.
 public protocol SandboxInstance: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import IsolaLogs
 import LambdaAPI
 import Logging
 import NIOCore
@@ -16,6 +17,8 @@ struct APIResponder: HTTPResponder {
     let codeURLs: CodeURLSigner
     let codeStore: @Sendable (String) -> URL
     let health: @Sendable () async -> [String: String]
+    /// The CloudWatch Logs API on the same endpoint (JSON 1.1, by `X-Amz-Target`).
+    let logs: LogsService?
     let clock: @Sendable () -> Date
     let logger: Logger
 
@@ -68,6 +71,13 @@ struct APIResponder: HTTPResponder {
         if request.method == .get, request.segments.count == 4, Array(request.segments.prefix(3)) == ["isola", "v1", "code"] {
             return ("DownloadCode", try downloadCode(request, digest: request.segments[3]))
         }
+        if request.method == .post, request.segments.isEmpty, let target = request.header("X-Amz-Target"), target.hasPrefix(LogsService.targetPrefix),
+            let logs
+        {
+            _ = try authenticator.authenticate(request, services: ["logs"])
+            let operation = String(target.dropFirst(LogsService.targetPrefix.count))
+            return ("Logs." + operation, await Self.logsResponse { try await logs.handle(operation: operation, body: request.body) })
+        }
         var pathMatched = false
         for route in routes {
             guard let captures = route.match(request.segments) else { continue }
@@ -79,6 +89,24 @@ struct APIResponder: HTTPResponder {
         _ = try authenticator.authenticate(request)
         let what = pathMatched ? "\(request.method.rawValue) is not an operation on \(request.rawPath)" : "No Lambda API operation is served at \(request.rawPath)"
         throw LambdaError(.unknownOperation, "\(what). Isola serves the Lambda API paths of botocore's 2015-03-31 model.")
+    }
+
+    /// A Logs API answer in JSON 1.1: the result, or `{"__type", "message"}` with the error type also in
+    /// `x-amzn-ErrorType` (where botocore's JSON protocol reads it).
+    static func logsResponse(_ body: () async throws -> Data) async -> APIResponse {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-amz-json-1.1"
+        let error: LogsError
+        do {
+            return APIResponse(status: .ok, headers: headers, body: try await body())
+        } catch let failure as LogsError {
+            error = failure
+        } catch {
+            return .error(LambdaError(.service, "The log store failed: \(error)"))
+        }
+        if let name = HTTPField.Name("x-amzn-ErrorType") { headers[name] = error.type }
+        let payload = (try? JSONSerialization.data(withJSONObject: ["__type": error.type, "message": error.message], options: [.sortedKeys])) ?? Data()
+        return APIResponse(status: HTTPResponse.Status(code: error.status), headers: headers, body: payload)
     }
 
     func downloadCode(_ request: APIRequest, digest: String) throws -> APIResponse {

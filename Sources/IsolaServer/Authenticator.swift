@@ -8,10 +8,11 @@ struct Authenticator: Sendable {
     let verifier: SigV4Verifier
     let clock: @Sendable () -> Date
 
-    /// Services a request may be signed for on this endpoint (`logs` joins with the Logs API).
+    /// The service Lambda API requests are signed for; Logs API requests (`X-Amz-Target: Logs_20140328.*`) are
+    /// signed for `logs`.
     static let services: Set<String> = ["lambda"]
 
-    func authenticate(_ request: APIRequest) throws -> String {
+    func authenticate(_ request: APIRequest, services: Set<String> = Authenticator.services) throws -> String {
         var headers: [(name: String, value: String)] = request.headers.map { ($0.name.canonicalName, $0.value) }
         // HTTP/1.1's Host header arrives as the request's authority.
         if let authority = request.authority, !headers.contains(where: { $0.name == "host" }) { headers.append(("host", authority)) }
@@ -31,7 +32,7 @@ struct Authenticator: Sendable {
             payloadSHA256Hex: bodyHash
         )
         do {
-            return try verifier.verify(sigv4, services: Self.services, now: clock())
+            return try verifier.verify(sigv4, services: services, now: clock())
         } catch {
             let code: LambdaError.Code = switch error.code {
             case .missingAuthenticationToken: .missingAuthenticationToken

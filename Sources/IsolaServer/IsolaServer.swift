@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import IsolaControlPlane
 import IsolaEngine
+import IsolaLogs
 import IsolaSandbox
 import IsolaStore
 import LambdaAPI
@@ -26,6 +27,9 @@ public struct IsolaServer: Sendable {
     public let engine: Engine?
     /// Delivers asynchronous (Event) invocations; nil without an engine.
     let asyncInvoker: AsyncInvoker?
+    /// Every environment's log stream, and the batches on their way there.
+    let logStore: any LogStore
+    let logWriter: LogWriter
     let apiResponder: APIResponder
     let logger: Logger
 
@@ -61,7 +65,9 @@ public struct IsolaServer: Sendable {
         if swept > 0 { logger.info("start-up sweep removed unreferenced code blobs", metadata: ["count": "\(swept)"]) }
         let codeURLs = try CodeURLSigner.load(from: directory.appendingPathComponent("code-url.key"))
         let authenticator = Authenticator(verifier: SigV4Verifier(secrets: secrets, region: configuration.region), clock: clock)
-        let (engine, sandboxSummary) = await openEngine(configuration, code: code, logger: logger)
+        let logStore = try SQLiteLogStore(path: directory.appendingPathComponent("db/logs.sqlite").path)
+        let logWriter = LogWriter(store: logStore, logger: logger)
+        let (engine, sandboxSummary) = await openEngine(configuration, code: code, logs: logWriter, logger: logger)
         var asyncConfiguration = AsyncConfiguration()
         asyncConfiguration.retryDelay = .seconds(configuration.eventRetryDelaySeconds)
         let asyncInvoker = engine.map {
@@ -90,15 +96,17 @@ public struct IsolaServer: Sendable {
         }
         let responder = APIResponder(
             routes: routes.routes, authenticator: authenticator, codeURLs: codeURLs, codeStore: { code.url(for: $0) },
-            health: health, clock: clock, logger: logger
+            health: health, logs: LogsService(store: logStore, region: configuration.region, account: configuration.accountId, now: clock),
+            clock: clock, logger: logger
         )
         return IsolaServer(
-            configuration: configuration, controlPlane: controlPlane, engine: engine, asyncInvoker: asyncInvoker, apiResponder: responder, logger: logger
+            configuration: configuration, controlPlane: controlPlane, engine: engine, asyncInvoker: asyncInvoker,
+            logStore: logStore, logWriter: logWriter, apiResponder: responder, logger: logger
         )
     }
 
     /// The engine on the crun backend, after sweeping what a crash left; nil (with the reason) when it cannot run here.
-    static func openEngine(_ configuration: ServerConfiguration, code: CodeStore, logger: Logger) async -> (Engine?, String) {
+    static func openEngine(_ configuration: ServerConfiguration, code: CodeStore, logs: LogWriter, logger: Logger) async -> (Engine?, String) {
         let directory = configuration.dataDirectory
         do {
             let catalog = RuntimeCatalog(runtimeDirectory: configuration.runtimeDirectory.standardizedFileURL, interpreters: configuration.interpreters)
@@ -120,7 +128,7 @@ public struct IsolaServer: Sendable {
             if let concurrency = configuration.maxConcurrency { engineConfiguration.maxConcurrency = concurrency }
             let engine = try Engine(
                 backend: backend, catalog: catalog, code: code, unpackedCode: directory.appendingPathComponent("code-unpacked"),
-                configuration: engineConfiguration, logger: logger
+                configuration: engineConfiguration, logs: logs, logger: logger
             )
             logger.notice("sandbox backend", metadata: [
                 "backend": "\(backend.summary)", "max-environments": "\(engineConfiguration.maxEnvironments)",
@@ -202,6 +210,8 @@ public struct IsolaServer: Sendable {
         }
         // Services stop in reverse order: the engine is listed first so that it stops last.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // First, so it stops last: the engine's last lines are written before the process exits.
+        services.append(.init(service: LogService(writer: logWriter, store: logStore, retentionDays: configuration.logRetentionDays, logger: logger)))
         if let engine { services.append(.init(service: EngineService(engine: engine, logger: logger))) }
         // After the engine, so it stops first: no new attempts, and those in progress finish while the engine runs.
         if let asyncInvoker { services.append(.init(service: AsyncInvokerService(invoker: asyncInvoker))) }
@@ -229,6 +239,35 @@ struct EngineService: Service {
         }
         await engine.shutdown()
         logger.notice("all execution environments stopped")
+    }
+}
+
+/// Writes log batches until shutdown (then the rest), and enforces retention: each group's policy, and
+/// `--log-retention-days` everywhere, at start and every hour.
+struct LogService: Service {
+    let writer: LogWriter
+    let store: any LogStore
+    let retentionDays: Int
+    let logger: Logger
+
+    func run() async throws {
+        let writer = self.writer
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await cancelWhenGracefulShutdown { await writer.run() } }
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        do {
+                            let removed = try await store.enforceRetention(now: Int64(Date().timeIntervalSince1970 * 1000), maximumAgeDays: retentionDays)
+                            if removed > 0 { logger.info("log retention removed old events", metadata: ["count": "\(removed)"]) }
+                        } catch {
+                            logger.error("log retention failed", metadata: ["error": "\(error)"])
+                        }
+                        try? await Task.sleep(for: .seconds(3_600))
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -30,6 +30,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrency: Int?
     /// Seconds before the first retry of an asynchronous invocation that failed; doubles for the next (Lambda: 60).
     public var eventRetryDelaySeconds = 60
+    /// Log events older than this are deleted whatever their group's retention policy (the data dir stays bounded).
+    public var logRetentionDays = 7
     /// Serve without verifying signatures on a non-loopback address. Off by default; logged loudly when on.
     public var insecureNoAuth = false
 
