@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "IsolaCLI",
             dependencies: [
-                "IsolaServer", "AWSSigV4", "LambdaAPI",
+                "IsolaServer", "IsolaEngine", "AWSSigV4", "LambdaAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IsolaEngine
 import IsolaServer
 import Logging
 
@@ -73,6 +74,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Days log events are kept at most, whatever a log group's retention policy says (put-retention-policy can keep them shorter).")
     var logRetentionDays = 7
 
+    @Option(help: ArgumentHelp("JSON prices for `isola usage`: {\"requestsPerMillionUsd\": 0.2, \"computePerGbSecondUsd\": 0.0000166667, \"isolationPerGbEnvironmentUsd\": 0.000167} (default: AWS's x86 list prices).", valueName: "file"))
+    var priceTable: String?
+
     @Option(help: "Threads serving the API, the gateway and every sandbox's Runtime API (default: half the CPUs, at least 1; the rest is left to the functions).")
     var eventLoops: Int?
 
@@ -125,6 +129,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.credentialsFile = credentials.map { URL(fileURLWithPath: $0) }
         configuration.eventRetryDelaySeconds = eventRetryDelay
         configuration.logRetentionDays = logRetentionDays
+        if let priceTable {
+            guard let data = FileManager.default.contents(atPath: priceTable), let prices = try? JSONDecoder().decode(PriceTable.self, from: data) else {
+                throw ValidationError("--price-table: cannot read \(priceTable) as JSON with requestsPerMillionUsd, computePerGbSecondUsd and isolationPerGbEnvironmentUsd.")
+            }
+            configuration.prices = prices
+        }
         configuration.accountId = accountId
         configuration.region = region
         configuration.insecureNoAuth = insecureNoAuth

@@ -53,6 +53,8 @@ public actor Engine {
     let logger: Logger
     let group: any EventLoopGroup
     let logs: LogWriter?
+    /// Per-tenant metering (nil: none).
+    let usage: UsageMeter?
     private var idle: [EnvironmentKey: [Environment]] = [:]
     private var live: [String: Environment] = [:]
     private var slots = SlotAllocator()
@@ -68,8 +70,9 @@ public actor Engine {
     private let teardowns = AsyncSemaphore(permits: 4)
 
     /// `logs`: where environments' log streams go (nil: nowhere; only the tail of an invocation is kept).
-    public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logs: LogWriter? = nil, logger: Logger) throws {
+    public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logs: LogWriter? = nil, usage: UsageMeter? = nil, logger: Logger) throws {
         self.logs = logs
+        self.usage = usage
         try catalog.check()
         self.backend = backend
         self.catalog = catalog
@@ -91,8 +94,38 @@ public actor Engine {
             tenant: resolved.function.tenancy == nil ? nil : input.tenantId
         )
         let tenantLimit = resolved.function.tags[EngineConfiguration.tenantConcurrencyTag].flatMap { Int($0) }.map { max(0, $0) }
-        try admit(resolved.function.name, reserved: resolved.function.reservedConcurrency, tenant: key.tenant, tenantLimit: tenantLimit)
+        do {
+            try admit(resolved.function.name, reserved: resolved.function.reservedConcurrency, tenant: key.tenant, tenantLimit: tenantLimit)
+        } catch {
+            usage?.record(function: resolved.function.name, tenant: key.tenant) { $0.throttles += 1 }
+            throw error
+        }
         defer { release(resolved.function.name, tenant: key.tenant) }
+        do {
+            let result = try await run(input, key: key, resolved: resolved)
+            meter(result, key: key, memoryMB: configuration.memorySize)
+            return result
+        } catch let error as LambdaError where error.code == .tooManyRequests {
+            usage?.record(function: resolved.function.name, tenant: key.tenant) { $0.throttles += 1 }
+            throw error
+        }
+    }
+
+    private func meter(_ result: InvocationResult, key: EnvironmentKey, memoryMB: Int) {
+        guard let usage else { return }
+        let gb = Double(memoryMB) / 1024
+        usage.record(function: key.function, tenant: key.tenant) { counters in
+            counters.invocations += 1
+            if case .functionError = result.kind { counters.errors += 1 }
+            if result.coldStart { counters.coldStarts += 1 }
+            counters.durationMs += result.durationMs
+            counters.billedGbSeconds += Double(result.billedDurationMs) / 1000 * gb
+        }
+    }
+
+    /// Takes a warm environment of the key or makes one, and runs the invocation in it.
+    private func run(_ input: InvocationInput, key: EnvironmentKey, resolved: ResolvedFunction) async throws -> InvocationResult {
+        let configuration = resolved.version.configuration
         // An environment that dies before its runtime takes the event (say, a warm one whose runtime just exited)
         // never ran user code with it: the invocation moves to a fresh environment, once.
         var attempt = 0
@@ -235,6 +268,10 @@ public actor Engine {
         )
         live[id] = environment
         memoryByEnvironment[id] = configuration.memorySize
+        usage?.record(function: key.function, tenant: key.tenant) { counters in
+            counters.environmentsCreated += 1
+            counters.environmentGb += Double(configuration.memorySize) / 1024
+        }
         let spec = SandboxSpec(
             id: id, codeDirectory: codeDirectory, runtimeDirectory: launch.runtimeDirectory,
             command: launch.command, environment: environmentVariables(configuration, launch: launch, logStream: logStream),
@@ -427,10 +464,13 @@ public actor Engine {
             initDurationMs: measured.initDurationMs, coldStart: coldStart,
             errorType: outcome.errorType
         )
-        return InvocationResult(
+        var result = InvocationResult(
             kind: kind, payload: payload, contentType: contentType, executedVersion: configuration.version,
             log: log, coldStart: coldStart, environmentId: environment.id
         )
+        result.durationMs = durationMs
+        result.billedDurationMs = Int(durationMs.rounded(.up)) + Int((measured.initDurationMs ?? 0).rounded(.up))
+        return result
     }
 }
 

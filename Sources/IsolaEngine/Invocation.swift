@@ -39,6 +39,10 @@ public struct InvocationResult: Sendable, Equatable {
     public var log: String
     public var coldStart: Bool
     public var environmentId: String
+    /// The invocation's duration, and what Lambda bills for it (rounded up to the millisecond, with a cold start's
+    /// init included).
+    public var durationMs: Double = 0
+    public var billedDurationMs: Int = 0
 }
 
 /// How an invocation ended inside an environment, before it is rendered for the caller.

@@ -30,6 +30,7 @@ public struct IsolaServer: Sendable {
     /// Every environment's log stream, and the batches on their way there.
     let logStore: any LogStore
     let logWriter: LogWriter
+    let usage: UsageMeter
     let apiResponder: APIResponder
     let logger: Logger
 
@@ -67,7 +68,8 @@ public struct IsolaServer: Sendable {
         let authenticator = Authenticator(verifier: SigV4Verifier(secrets: secrets, region: configuration.region), clock: clock)
         let logStore = try SQLiteLogStore(path: directory.appendingPathComponent("db/logs.sqlite").path)
         let logWriter = LogWriter(store: logStore, logger: logger)
-        let (engine, sandboxSummary) = await openEngine(configuration, code: code, logs: logWriter, logger: logger)
+        let usage = UsageMeter(store: store, logger: logger)
+        let (engine, sandboxSummary) = await openEngine(configuration, code: code, logs: logWriter, usage: usage, logger: logger)
         var asyncConfiguration = AsyncConfiguration()
         asyncConfiguration.retryDelay = .seconds(configuration.eventRetryDelaySeconds)
         let asyncInvoker = engine.map {
@@ -81,7 +83,9 @@ public struct IsolaServer: Sendable {
         } else {
             invocations = ValidatingInvocationHandler(controlPlane: controlPlane, reason: sandboxSummary)
         }
-        let routes = LambdaRoutes(controlPlane: controlPlane, codeURLs: codeURLs, invocations: invocations, events: store, clock: clock) { function in
+        let routes = LambdaRoutes(
+            controlPlane: controlPlane, codeURLs: codeURLs, invocations: invocations, events: store, usage: usage, prices: configuration.prices, clock: clock
+        ) { function in
             await engine?.retire(function: function)
         }
         let authMode = secrets == nil ? "sigv4-unverified (loopback only)" : "sigv4"
@@ -101,12 +105,12 @@ public struct IsolaServer: Sendable {
         )
         return IsolaServer(
             configuration: configuration, controlPlane: controlPlane, engine: engine, asyncInvoker: asyncInvoker,
-            logStore: logStore, logWriter: logWriter, apiResponder: responder, logger: logger
+            logStore: logStore, logWriter: logWriter, usage: usage, apiResponder: responder, logger: logger
         )
     }
 
     /// The engine on the crun backend, after sweeping what a crash left; nil (with the reason) when it cannot run here.
-    static func openEngine(_ configuration: ServerConfiguration, code: CodeStore, logs: LogWriter, logger: Logger) async -> (Engine?, String) {
+    static func openEngine(_ configuration: ServerConfiguration, code: CodeStore, logs: LogWriter, usage: UsageMeter, logger: Logger) async -> (Engine?, String) {
         let directory = configuration.dataDirectory
         do {
             let catalog = RuntimeCatalog(runtimeDirectory: configuration.runtimeDirectory.standardizedFileURL, interpreters: configuration.interpreters)
@@ -128,7 +132,7 @@ public struct IsolaServer: Sendable {
             if let concurrency = configuration.maxConcurrency { engineConfiguration.maxConcurrency = concurrency }
             let engine = try Engine(
                 backend: backend, catalog: catalog, code: code, unpackedCode: directory.appendingPathComponent("code-unpacked"),
-                configuration: engineConfiguration, logs: logs, logger: logger
+                configuration: engineConfiguration, logs: logs, usage: usage, logger: logger
             )
             logger.notice("sandbox backend", metadata: [
                 "backend": "\(backend.summary)", "max-environments": "\(engineConfiguration.maxEnvironments)",
@@ -212,6 +216,7 @@ public struct IsolaServer: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         // First, so it stops last: the engine's last lines are written before the process exits.
         services.append(.init(service: LogService(writer: logWriter, store: logStore, retentionDays: configuration.logRetentionDays, logger: logger)))
+        services.append(.init(service: UsageService(meter: usage)))
         if let engine { services.append(.init(service: EngineService(engine: engine, logger: logger))) }
         // After the engine, so it stops first: no new attempts, and those in progress finish while the engine runs.
         if let asyncInvoker { services.append(.init(service: AsyncInvokerService(invoker: asyncInvoker))) }
@@ -268,6 +273,16 @@ struct LogService: Service {
                 }
             }
         }
+    }
+}
+
+/// Adds metered usage to the store every second, and once more at shutdown.
+struct UsageService: Service {
+    let meter: UsageMeter
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await meter.run() }
+        await meter.flush()
     }
 }
 

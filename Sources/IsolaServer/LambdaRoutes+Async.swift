@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import IsolaControlPlane
+import IsolaEngine
 import IsolaStore
 import LambdaAPI
 
@@ -31,6 +32,19 @@ extension LambdaRoutes {
                     )
                 )
             },
+            Route(.get, "isola/v1/usage", "GetUsage") { request, _ in
+                func time(_ name: String) throws -> Date? {
+                    guard let text = request.queryValue(name) else { return nil }
+                    guard let date = ISO8601DateFormatter().date(from: text) ?? ISO8601DateFormatter.dateOnly.date(from: text) else {
+                        throw LambdaError.validation([ConstraintViolation(value: text, field: name, constraint: "Member must be an ISO 8601 time, like 2026-11-25T10:00:00Z or 2026-11-25")])
+                    }
+                    return date
+                }
+                let rows = try await usage.report(
+                    function: request.queryValue("function"), tenant: request.queryValue("tenant"), since: try time("since"), until: try time("until"), prices: prices
+                )
+                return try .json(UsageResponse(usage: rows, prices: prices))
+            },
             Route(.get, "isola/v1/failed-events", "ListFailedEvents") { request, _ in
                 let limit = try request.intQuery("MaxItems", field: "maxItems") ?? 50
                 guard (1...1_000).contains(limit) else {
@@ -41,6 +55,20 @@ extension LambdaRoutes {
                 return try .json(FailedEventsResponse(failedEvents: failed.map(FailedEventShape.init)))
             },
         ]
+    }
+}
+
+/// `GET /isola/v1/usage`: per (function, tenant), priced; most expensive first. Hourly resolution.
+struct UsageResponse: Encodable {
+    var usage: [UsageRow]
+    var prices: PriceTable
+}
+
+extension ISO8601DateFormatter {
+    static var dateOnly: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return formatter
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import IsolaControlPlane
+import IsolaEngine
 import IsolaStore
 import LambdaAPI
 
@@ -36,6 +37,9 @@ struct LambdaRoutes: Sendable {
     let invocations: any InvocationHandler
     /// The asynchronous invocations' queue, for its failure records.
     let events: any AsyncEventQueue
+    /// Per-tenant usage and the prices it is charged at.
+    let usage: UsageMeter
+    let prices: PriceTable
     let clock: @Sendable () -> Date
     /// Called after code, configuration or the function itself changed: its environments must not serve again.
     let functionChanged: @Sendable (String) async -> Void

@@ -1,4 +1,5 @@
 import Foundation
+import IsolaEngine
 
 /// Everything `isola serve` is told, with the documented defaults.
 public struct ServerConfiguration: Sendable {
@@ -32,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var eventRetryDelaySeconds = 60
     /// Log events older than this are deleted whatever their group's retention policy (the data dir stays bounded).
     public var logRetentionDays = 7
+    /// What `isola usage` charges (AWS's x86 list prices unless `--price-table` says otherwise).
+    public var prices = PriceTable()
     /// Serve without verifying signatures on a non-loopback address. Off by default; logged loudly when on.
     public var insecureNoAuth = false
 

@@ -49,6 +49,7 @@ public final class SQLiteFunctionStore: FunctionStore {
                 """)
         }
         registerEventMigrations(&migrator)
+        registerUsageMigrations(&migrator)
         return migrator
     }
 
