@@ -55,6 +55,7 @@ public actor Engine {
     let logs: LogWriter?
     /// Per-tenant metering (nil: none).
     let usage: UsageMeter?
+    let metrics: EngineMetrics?
     private var idle: [EnvironmentKey: [Environment]] = [:]
     private var live: [String: Environment] = [:]
     private var slots = SlotAllocator()
@@ -70,8 +71,9 @@ public actor Engine {
     private let teardowns = AsyncSemaphore(permits: 4)
 
     /// `logs`: where environments' log streams go (nil: nowhere; only the tail of an invocation is kept).
-    public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logs: LogWriter? = nil, usage: UsageMeter? = nil, logger: Logger) throws {
+    public init(backend: any SandboxBackend, catalog: RuntimeCatalog, code: CodeStore, unpackedCode: URL, configuration: EngineConfiguration, logs: LogWriter? = nil, usage: UsageMeter? = nil, metrics: EngineMetrics? = nil, logger: Logger) throws {
         self.logs = logs
+        self.metrics = metrics
         self.usage = usage
         try catalog.check()
         self.backend = backend
@@ -85,6 +87,12 @@ public actor Engine {
 
     public var environmentCount: Int { live.count }
 
+    /// Live environments by state: `idle` (warm, waiting), `busy` (running an invocation or starting), `stopping`.
+    public var environmentStates: [String: Int] {
+        let idleCount = idle.values.reduce(0) { $0 + $1.count }
+        return ["idle": idleCount, "stopping": stopping.count, "busy": max(0, live.count - idleCount - stopping.count)]
+    }
+
     /// Invokes the resolved version. `tenant` must already have passed the tenancy rules.
     public func invoke(_ resolved: ResolvedFunction, input: InvocationInput) async throws -> InvocationResult {
         guard !shuttingDown else { throw EngineError("The server is shutting down; retry the invocation.") }
@@ -97,7 +105,7 @@ public actor Engine {
         do {
             try admit(resolved.function.name, reserved: resolved.function.reservedConcurrency, tenant: key.tenant, tenantLimit: tenantLimit)
         } catch {
-            usage?.record(function: resolved.function.name, tenant: key.tenant) { $0.throttles += 1 }
+            throttled(key, error)
             throw error
         }
         defer { release(resolved.function.name, tenant: key.tenant) }
@@ -106,12 +114,20 @@ public actor Engine {
             meter(result, key: key, memoryMB: configuration.memorySize)
             return result
         } catch let error as LambdaError where error.code == .tooManyRequests {
-            usage?.record(function: resolved.function.name, tenant: key.tenant) { $0.throttles += 1 }
+            throttled(key, error)
             throw error
         }
     }
 
+    private func throttled(_ key: EnvironmentKey, _ error: any Error) {
+        usage?.record(function: key.function, tenant: key.tenant) { $0.throttles += 1 }
+        metrics?.invocation(function: key.function, outcome: "throttled", duration: nil, coldStart: false)
+        metrics?.throttled(function: key.function, reason: (error as? LambdaError)?.reason ?? "EnvironmentLimitExceeded")
+    }
+
     private func meter(_ result: InvocationResult, key: EnvironmentKey, memoryMB: Int) {
+        let outcome = if case .functionError = result.kind { "error" } else { "success" }
+        metrics?.invocation(function: key.function, outcome: outcome, duration: .microseconds(Int64(result.durationMs * 1000)), coldStart: result.coldStart)
         guard let usage else { return }
         let gb = Double(memoryMB) / 1024
         usage.record(function: key.function, tenant: key.tenant) { counters in
@@ -268,6 +284,7 @@ public actor Engine {
         )
         live[id] = environment
         memoryByEnvironment[id] = configuration.memorySize
+        metrics?.environmentCreated(function: key.function)
         usage?.record(function: key.function, tenant: key.tenant) { counters in
             counters.environmentsCreated += 1
             counters.environmentGb += Double(configuration.memorySize) / 1024

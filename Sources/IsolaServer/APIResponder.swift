@@ -19,6 +19,8 @@ struct APIResponder: HTTPResponder {
     let health: @Sendable () async -> [String: String]
     /// The CloudWatch Logs API on the same endpoint (JSON 1.1, by `X-Amz-Target`).
     let logs: LogsService?
+    /// `GET /metrics`: Prometheus text.
+    let metrics: @Sendable () async -> [UInt8]
     let clock: @Sendable () -> Date
     let logger: Logger
 
@@ -67,6 +69,12 @@ struct APIResponder: HTTPResponder {
         // Unauthenticated by design: liveness, and code downloads that carry their own signature.
         if request.method == .get, request.segments == ["health"] {
             return ("Health", try .json(await health()))
+        }
+        if request.method == .get, request.segments == ["metrics"] {
+            // Unauthenticated, as scrapers expect: counts by function and outcome, no tenants, no payloads.
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return ("Metrics", APIResponse(status: .ok, headers: headers, body: Data(await metrics())))
         }
         if request.method == .get, request.segments.count == 4, Array(request.segments.prefix(3)) == ["isola", "v1", "code"] {
             return ("DownloadCode", try downloadCode(request, digest: request.segments[3]))

@@ -10,6 +10,7 @@ import IsolaStore
 import LambdaAPI
 import Logging
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -69,7 +70,9 @@ public struct IsolaServer: Sendable {
         let logStore = try SQLiteLogStore(path: directory.appendingPathComponent("db/logs.sqlite").path)
         let logWriter = LogWriter(store: logStore, logger: logger)
         let usage = UsageMeter(store: store, logger: logger)
-        let (engine, sandboxSummary) = await openEngine(configuration, code: code, logs: logWriter, usage: usage, logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = EngineMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let (engine, sandboxSummary) = await openEngine(configuration, code: code, logs: logWriter, usage: usage, metrics: metrics, logger: logger)
         var asyncConfiguration = AsyncConfiguration()
         asyncConfiguration.retryDelay = .seconds(configuration.eventRetryDelaySeconds)
         let asyncInvoker = engine.map {
@@ -101,6 +104,7 @@ public struct IsolaServer: Sendable {
         let responder = APIResponder(
             routes: routes.routes, authenticator: authenticator, codeURLs: codeURLs, codeStore: { code.url(for: $0) },
             health: health, logs: LogsService(store: logStore, region: configuration.region, account: configuration.accountId, now: clock),
+            metrics: { await Self.scrape(registry, engine: engine, asyncInvoker: asyncInvoker, logWriter: logWriter) },
             clock: clock, logger: logger
         )
         return IsolaServer(
@@ -110,7 +114,7 @@ public struct IsolaServer: Sendable {
     }
 
     /// The engine on the crun backend, after sweeping what a crash left; nil (with the reason) when it cannot run here.
-    static func openEngine(_ configuration: ServerConfiguration, code: CodeStore, logs: LogWriter, usage: UsageMeter, logger: Logger) async -> (Engine?, String) {
+    static func openEngine(_ configuration: ServerConfiguration, code: CodeStore, logs: LogWriter, usage: UsageMeter, metrics: EngineMetrics, logger: Logger) async -> (Engine?, String) {
         let directory = configuration.dataDirectory
         do {
             let catalog = RuntimeCatalog(runtimeDirectory: configuration.runtimeDirectory.standardizedFileURL, interpreters: configuration.interpreters)
@@ -132,7 +136,7 @@ public struct IsolaServer: Sendable {
             if let concurrency = configuration.maxConcurrency { engineConfiguration.maxConcurrency = concurrency }
             let engine = try Engine(
                 backend: backend, catalog: catalog, code: code, unpackedCode: directory.appendingPathComponent("code-unpacked"),
-                configuration: engineConfiguration, logs: logs, usage: usage, logger: logger
+                configuration: engineConfiguration, logs: logs, usage: usage, metrics: metrics, logger: logger
             )
             logger.notice("sandbox backend", metadata: [
                 "backend": "\(backend.summary)", "max-environments": "\(engineConfiguration.maxEnvironments)",
@@ -146,6 +150,19 @@ public struct IsolaServer: Sendable {
             logger.error("NO EXECUTION ENGINE: functions can be managed but not invoked", metadata: ["reason": "\(error)"])
             return (nil, "unavailable: \(error)")
         }
+    }
+
+    /// The Prometheus text of every metric, with the gauges read now: environments by state, the async queue,
+    /// log events waiting to be written.
+    static func scrape(_ registry: PrometheusCollectorRegistry, engine: Engine?, asyncInvoker: AsyncInvoker?, logWriter: LogWriter) async -> [UInt8] {
+        if let engine {
+            for (state, count) in await engine.environmentStates {
+                registry.makeGauge(name: "isola_environments", labels: [("state", state)]).set(Double(count))
+            }
+        }
+        if let asyncInvoker { registry.makeGauge(name: "isola_async_queue_depth").set(Double(await asyncInvoker.queuedCount())) }
+        registry.makeGauge(name: "isola_log_events_pending").set(Double(logWriter.pending))
+        return registry.emitToBuffer()
     }
 
     /// The sandboxes' shared read-only root needs a folder their mapped users can traverse, which the data
