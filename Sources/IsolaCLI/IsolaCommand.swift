@@ -14,7 +14,7 @@ public struct IsolaCommand: AsyncParsableCommand {
               isola functions
               isola invoke my-function --tenant blue --payload '{"hello": "world"}'
             """,
-        subcommands: [ServeCommand.self, FunctionsCommand.self, InvokeCommand.self, UsageCommand.self, FailedEventsCommand.self]
+        subcommands: [ServeCommand.self, FunctionsCommand.self, InvokeCommand.self, LogsCommand.self, UsageCommand.self, FailedEventsCommand.self]
     )
 
     public init() {}

@@ -66,7 +66,7 @@ struct LambdaClient {
     }
 
     /// Sends a signed request; throws a readable error for any non-2xx answer.
-    func send(_ method: String, _ path: String, query: String = "", headers: [String: String] = [:], body: Data = Data()) async throws -> Reply {
+    func send(_ method: String, _ path: String, query: String = "", headers: [String: String] = [:], body: Data = Data(), service: String = "lambda") async throws -> Reply {
         let base = endpoint.absoluteString.hasSuffix("/") ? String(endpoint.absoluteString.dropLast()) : endpoint.absoluteString
         guard let url = URL(string: base + path + (query.isEmpty ? "" : "?\(query)")) else {
             throw Failure(description: "Cannot form a URL from \(base + path)")
@@ -75,7 +75,7 @@ struct LambdaClient {
         var signable = headers.map { (name: $0.key, value: $0.value) }
         signable.append(("host", authority))
         let toSign = SigV4Request(method: method, rawPath: path, rawQuery: query, headers: signable, payloadSHA256Hex: SigV4.sha256Hex(body))
-        let added = SigV4.sign(toSign, credentials: credentials, region: region, service: "lambda", amzDate: SigV4.amzDate(Date()))
+        let added = SigV4.sign(toSign, credentials: credentials, region: region, service: service, amzDate: SigV4.amzDate(Date()))
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.httpBody = body.isEmpty ? nil : body

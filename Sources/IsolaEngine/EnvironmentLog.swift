@@ -104,7 +104,7 @@ final class EnvironmentLog: Sendable {
     private func emit(_ records: [(Int64, String)]) {
         guard !records.isEmpty else { return }
         for record in records { tail.append(Array(record.1.utf8)) }
-        writer?.add(records.map { LogEvent(group: identity.group, stream: identity.stream, timestamp: $0.0, message: $0.1) })
+        writer?.add(records.map { LogEvent(group: identity.group, stream: identity.stream, timestamp: $0.0, message: $0.1, tenant: identity.tenant) })
     }
 
     /// Lines still waiting for their newline, written out (the invocation ended).
@@ -119,7 +119,7 @@ final class EnvironmentLog: Sendable {
     // MARK: - The platform's lines
 
     private func platform(_ timestamp: Int64 = EnvironmentLog.nowMs, _ render: @escaping @Sendable () -> [String]) {
-        writer?.add(group: identity.group, stream: identity.stream, timestamp: timestamp, render: render)
+        writer?.add(group: identity.group, stream: identity.stream, tenant: identity.tenant, timestamp: timestamp, render: render)
     }
 
     func initStart() {

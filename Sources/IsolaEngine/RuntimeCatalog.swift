@@ -76,10 +76,14 @@ public struct RuntimeCatalog: Sendable {
 extension RuntimeCatalog {
     /// `python3.11` -> `python:3.11.isola`, `provided.al2023` -> `provided:al2023.isola`: INIT_START's runtime version
     /// names the interpreter that really ran.
+    /// A substituted interpreter keeps its note: `python3.11 (serving python3.12)` -> `python:3.11.isola (serving python3.12)`.
     public static func displayVersion(_ runtimeVersion: String) -> String {
-        if runtimeVersion.hasPrefix("python") { return "python:\(runtimeVersion.dropFirst("python".count)).isola" }
-        if runtimeVersion.hasPrefix("provided.") { return "provided:\(runtimeVersion.dropFirst("provided.".count)).isola" }
-        return runtimeVersion + ".isola"
+        let parts = runtimeVersion.split(separator: " ", maxSplits: 1)
+        let base = String(parts.first ?? "")
+        let note = parts.count > 1 ? " " + parts[1] : ""
+        if base.hasPrefix("python") { return "python:\(base.dropFirst("python".count)).isola" + note }
+        if base.hasPrefix("provided.") { return "provided:\(base.dropFirst("provided.".count)).isola" + note }
+        return base + ".isola" + note
     }
 
     /// The hex SHA-256 that names a runtime version in its ARN.

@@ -6,15 +6,19 @@ public struct LogEvent: Sendable, Equatable {
     public var stream: String
     public var timestamp: Int64
     public var message: String
+    /// The tenant whose environment wrote the stream (Isola's; CloudWatch has no such field). Recorded with the
+    /// stream's first event.
+    public var tenant: String?
     /// Assigned by the store: the order events were ingested in, and the base of pagination tokens.
     public var id: Int64 = 0
     public var ingestionTime: Int64 = 0
 
-    public init(group: String, stream: String, timestamp: Int64, message: String) {
+    public init(group: String, stream: String, timestamp: Int64, message: String, tenant: String? = nil) {
         self.group = group
         self.stream = stream
         self.timestamp = timestamp
         self.message = message
+        self.tenant = tenant
     }
 }
 
@@ -33,6 +37,7 @@ public struct LogStreamRecord: Sendable, Equatable {
     public var lastEventTimestamp: Int64?
     public var lastIngestionTime: Int64?
     public var storedBytes: Int64
+    public var tenant: String?
 }
 
 /// A page of events and where the next one starts (nil: no more).
@@ -60,7 +65,7 @@ public protocol LogStore: Sendable {
     func events(group: String, stream: String, start: Int64?, end: Int64?, after: Int64?, before: Int64?, fromHead: Bool, limit: Int) async throws -> [LogEvent]
     /// Events of a group in (timestamp, id) order from the position `after`, in the given streams (nil: all) and
     /// time range, for which `keep` holds; stops after `limit` matches or `scanLimit` scanned events.
-    func filter(group: String, streams: [String]?, streamPrefix: String?, start: Int64?, end: Int64?, after: Int64?, limit: Int, scanLimit: Int, keep: @Sendable (LogEvent) -> Bool) async throws -> LogEventPage
+    func filter(group: String, streams: [String]?, streamPrefix: String?, tenant: String?, start: Int64?, end: Int64?, after: Int64?, limit: Int, scanLimit: Int, keep: @Sendable (LogEvent) -> Bool) async throws -> LogEventPage
     /// Deletes events older than each group's retention, and older than `maximumAgeDays` everywhere.
     func enforceRetention(now: Int64, maximumAgeDays: Int) async throws -> Int
 }

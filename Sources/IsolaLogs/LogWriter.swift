@@ -13,7 +13,7 @@ public final class LogWriter: Sendable {
     /// figures they read stay off the invoke path).
     enum Pending: Sendable {
         case ready(LogEvent)
-        case deferred(group: String, stream: String, timestamp: Int64, render: @Sendable () -> [String])
+        case deferred(group: String, stream: String, tenant: String?, timestamp: Int64, render: @Sendable () -> [String])
     }
 
     private let buffer = Mutex<[Pending]>([])
@@ -36,8 +36,8 @@ public final class LogWriter: Sendable {
     }
 
     /// Events whose messages `render` produces when the batch is written (one event per string).
-    public func add(group: String, stream: String, timestamp: Int64, render: @escaping @Sendable () -> [String]) {
-        enqueue([.deferred(group: group, stream: stream, timestamp: timestamp, render: render)])
+    public func add(group: String, stream: String, tenant: String? = nil, timestamp: Int64, render: @escaping @Sendable () -> [String]) {
+        enqueue([.deferred(group: group, stream: stream, tenant: tenant, timestamp: timestamp, render: render)])
     }
 
     private func enqueue(_ items: [Pending]) {
@@ -63,8 +63,8 @@ public final class LogWriter: Sendable {
             let batch = pending.flatMap { item -> [LogEvent] in
                 switch item {
                 case .ready(let event): [event]
-                case .deferred(let group, let stream, let timestamp, let render):
-                    render().map { LogEvent(group: group, stream: stream, timestamp: timestamp, message: $0) }
+                case .deferred(let group, let stream, let tenant, let timestamp, let render):
+                    render().map { LogEvent(group: group, stream: stream, timestamp: timestamp, message: $0, tenant: tenant) }
                 }
             }
             guard !batch.isEmpty else { break }

@@ -108,6 +108,8 @@ public struct LogsService: Sendable {
                 if let first = stream.firstEventTimestamp { item["firstEventTimestamp"] = first }
                 if let last = stream.lastEventTimestamp { item["lastEventTimestamp"] = last }
                 if let ingestion = stream.lastIngestionTime { item["lastIngestionTime"] = ingestion }
+                // Isola's own member (AWS clients ignore members they do not model): whose environment wrote it.
+                if let tenant = stream.tenant { item["isolaTenantId"] = tenant }
                 return item
             },
         ]
@@ -159,8 +161,10 @@ public struct LogsService: Sendable {
             guard let id = Int64(token) else { throw LogsError.invalidParameter("The specified nextToken is invalid.") }
             after = id
         }
+        // Isola's own member: only streams of this tenant's environments (`isola logs --tenant`).
+        let tenant = try input.string("isolaTenantId")
         let page = try await store.filter(
-            group: group, streams: streams, streamPrefix: prefix, start: try input.int64("startTime"), end: try input.int64("endTime"),
+            group: group, streams: streams, streamPrefix: prefix, tenant: tenant, start: try input.int64("startTime"), end: try input.int64("endTime"),
             after: after, limit: limit, scanLimit: 100_000, keep: { pattern.matches($0.message) }
         )
         var output: [String: Any] = [

@@ -32,6 +32,9 @@ public final class SQLiteLogStore: LogStore {
                 CREATE INDEX log_events_by_group ON log_events(group_name, timestamp, id);
                 """)
         }
+        migrator.registerMigration("v2: the tenant of each stream") { db in
+            try db.execute(sql: "ALTER TABLE log_streams ADD COLUMN tenant TEXT")
+        }
         try migrator.migrate(pool)
     }
 
@@ -42,7 +45,7 @@ public final class SQLiteLogStore: LogStore {
     static func streamRecord(_ row: Row) -> LogStreamRecord {
         LogStreamRecord(
             group: row["group_name"], name: row["name"], creationTime: row["creation_time"], firstEventTimestamp: row["first_event"],
-            lastEventTimestamp: row["last_event"], lastIngestionTime: row["last_ingestion"], storedBytes: row["stored_bytes"]
+            lastEventTimestamp: row["last_event"], lastIngestionTime: row["last_ingestion"], storedBytes: row["stored_bytes"], tenant: row["tenant"]
         )
     }
 
@@ -99,7 +102,7 @@ public final class SQLiteLogStore: LogStore {
     public func append(_ events: [LogEvent], now: Int64) async throws {
         guard !events.isEmpty else { return }
         try await pool.write { db in
-            var streams: [String: (group: String, stream: String, first: Int64, last: Int64, bytes: Int64)] = [:]
+            var streams: [String: (group: String, stream: String, first: Int64, last: Int64, bytes: Int64, tenant: String?)] = [:]
             for group in Set(events.map(\.group)) {
                 try db.execute(sql: "INSERT OR IGNORE INTO log_groups (name, creation_time) VALUES (?, ?)", arguments: [group, now])
             }
@@ -109,23 +112,24 @@ public final class SQLiteLogStore: LogStore {
                 let key = event.group + "\u{0}" + event.stream
                 let bytes = Int64(event.message.utf8.count)
                 if let current = streams[key] {
-                    streams[key] = (current.group, current.stream, min(current.first, event.timestamp), max(current.last, event.timestamp), current.bytes + bytes)
+                    streams[key] = (current.group, current.stream, min(current.first, event.timestamp), max(current.last, event.timestamp), current.bytes + bytes, current.tenant ?? event.tenant)
                 } else {
-                    streams[key] = (event.group, event.stream, event.timestamp, event.timestamp, bytes)
+                    streams[key] = (event.group, event.stream, event.timestamp, event.timestamp, bytes, event.tenant)
                 }
             }
             for stream in streams.values {
                 try db.execute(
                     sql: """
-                        INSERT INTO log_streams (group_name, name, creation_time, first_event, last_event, last_ingestion, stored_bytes)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO log_streams (group_name, name, creation_time, first_event, last_event, last_ingestion, stored_bytes, tenant)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (group_name, name) DO UPDATE SET
                             first_event = min(COALESCE(first_event, excluded.first_event), excluded.first_event),
                             last_event = max(COALESCE(last_event, excluded.last_event), excluded.last_event),
                             last_ingestion = excluded.last_ingestion,
-                            stored_bytes = stored_bytes + excluded.stored_bytes
+                            stored_bytes = stored_bytes + excluded.stored_bytes,
+                            tenant = COALESCE(tenant, excluded.tenant)
                         """,
-                    arguments: [stream.group, stream.stream, now, stream.first, stream.last, now, stream.bytes]
+                    arguments: [stream.group, stream.stream, now, stream.first, stream.last, now, stream.bytes, stream.tenant]
                 )
                 try db.execute(sql: "UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE name = ?", arguments: [stream.bytes, stream.group])
             }
@@ -170,7 +174,7 @@ public final class SQLiteLogStore: LogStore {
         }
     }
 
-    public func filter(group: String, streams: [String]?, streamPrefix: String?, start: Int64?, end: Int64?, after: Int64?, limit: Int, scanLimit: Int, keep: @Sendable (LogEvent) -> Bool) async throws -> LogEventPage {
+    public func filter(group: String, streams: [String]?, streamPrefix: String?, tenant: String?, start: Int64?, end: Int64?, after: Int64?, limit: Int, scanLimit: Int, keep: @Sendable (LogEvent) -> Bool) async throws -> LogEventPage {
         try await pool.read { db in
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM log_groups WHERE name = ?)", arguments: [group]) == true else {
                 throw LogsError.groupNotFound
@@ -184,6 +188,10 @@ public final class SQLiteLogStore: LogStore {
             if let streamPrefix {
                 sql += " AND substr(stream, 1, length(?)) = ?"
                 arguments += [streamPrefix, streamPrefix]
+            }
+            if let tenant {
+                sql += " AND stream IN (SELECT name FROM log_streams WHERE group_name = ? AND tenant = ?)"
+                arguments += [group, tenant]
             }
             sql += " ORDER BY id LIMIT ?"
             arguments += [scanLimit]

@@ -49,11 +49,11 @@ struct SQLiteLogStoreTests {
         let (store, root) = try store()
         defer { try? FileManager.default.removeItem(at: root) }
         try await store.append((1...10).map { event($0 % 2 == 0 ? "even" : "odd", Int64($0), "n\($0)") }, now: 100)
-        let first = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: nil, start: nil, end: nil, after: nil, limit: 3, scanLimit: 100) { _ in true }
+        let first = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: nil, tenant: nil, start: nil, end: nil, after: nil, limit: 3, scanLimit: 100) { _ in true }
         #expect(first.events.map(\.message) == ["n1", "n2", "n3"] && first.next != nil)
-        let rest = try await store.filter(group: "/aws/lambda/f", streams: ["even"], streamPrefix: nil, start: nil, end: nil, after: first.next, limit: 10, scanLimit: 100) { _ in true }
+        let rest = try await store.filter(group: "/aws/lambda/f", streams: ["even"], streamPrefix: nil, tenant: nil, start: nil, end: nil, after: first.next, limit: 10, scanLimit: 100) { _ in true }
         #expect(rest.events.map(\.message) == ["n4", "n6", "n8", "n10"] && rest.next == nil)
-        let matched = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: "od", start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { $0.message.hasSuffix("5") }
+        let matched = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: "od", tenant: nil, start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { $0.message.hasSuffix("5") }
         #expect(matched.events.map(\.message) == ["n5"])
     }
 
@@ -66,10 +66,10 @@ struct SQLiteLogStoreTests {
         try await store.append([event("s", now - 2 * day, "recent elsewhere", group: "g2")], now: now)
         try await store.setRetention("/aws/lambda/f", days: 1)
         #expect(try await store.enforceRetention(now: now, maximumAgeDays: 7) == 2)
-        let left = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: nil, start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { _ in true }
+        let left = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: nil, tenant: nil, start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { _ in true }
         #expect(left.events.map(\.message) == ["new"])
         #expect(try await store.group("/aws/lambda/f")?.storedBytes == 3)
-        let other = try await store.filter(group: "g2", streams: nil, streamPrefix: nil, start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { _ in true }
+        let other = try await store.filter(group: "g2", streams: nil, streamPrefix: nil, tenant: nil, start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { _ in true }
         #expect(other.events.count == 1)
     }
 
@@ -83,7 +83,7 @@ struct SQLiteLogStoreTests {
         writer.add(group: "/aws/lambda/f", stream: "s", timestamp: 2) { ["END\n", "REPORT\n"] }
         #expect(writer.pending == 2)
         await writer.flush()
-        let all = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: nil, start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { _ in true }
+        let all = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: nil, tenant: nil, start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { _ in true }
         #expect(all.events.map(\.message) == ["line\n", "END\n", "REPORT\n"])
     }
 }

@@ -177,3 +177,33 @@ def test_logs_api_errors(logs, name):
     with pytest.raises(ClientError) as err:
         logs.delete_log_group(logGroupName=group)
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def isola(*args, timeout=60):
+    import subprocess
+    return subprocess.run([str(s.ISOLA_BIN), *args], capture_output=True, text=True, env={**s.cli_env(), "PATH": "/usr/bin:/bin"}, timeout=timeout)
+
+
+def test_isola_logs_shows_one_tenants_lines_and_follows(lam, logs, server, name):
+    import subprocess
+    sb.create(lam, name, HANDLER, TenancyConfig=sb.PER_TENANT)
+    seed_loop(lam, name, tenants=3)
+    wait_events(logs, f"/aws/lambda/{name}", "REPORT", 3)
+    out = isola("logs", name, "--tenant", "2", "--endpoint", server.endpoint)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith("20")]  # (a multi-line message continues below)
+    assert any("printed by 2" in line for line in lines) and not any("printed by 1" in line or "printed by 3" in line for line in lines)
+    assert all("  2  " in line for line in lines), lines  # the tenant column
+    assert any("INIT_START Runtime Version: python:3.11.isola" in line for line in lines) and any("REPORT RequestId" in line for line in lines)
+    # --follow prints lines written after it started.
+    follower = subprocess.Popen([str(s.ISOLA_BIN), "logs", name, "--follow", "--since", "1s", "--endpoint", server.endpoint],
+                                stdout=subprocess.PIPE, text=True, env={**s.cli_env(), "PATH": "/usr/bin:/bin"})
+    try:
+        time.sleep(1.5)
+        sb.ok(sb.invoke(lam, name, {}, tenant="late"))
+        wait_events(logs, f"/aws/lambda/{name}", '"printed by late"', 1)
+        time.sleep(2.5)  # the follower polls every second
+    finally:
+        follower.terminate()
+        seen, _ = follower.communicate(timeout=10)
+    assert "printed by late" in seen, seen
