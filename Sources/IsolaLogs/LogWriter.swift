@@ -17,6 +17,8 @@ public final class LogWriter: Sendable {
     }
 
     private let buffer = Mutex<[Pending]>([])
+    /// When the oldest event still buffered was added (nil: none buffered), for the write-lag metric.
+    private let oldest = Mutex<ContinuousClock.Instant?>(nil)
     /// Events dropped because the buffer was full (the store could not keep up); reported in the server log.
     private let dropped = Atomic<Int>(0)
     /// Most events held in memory; beyond it new ones are dropped and counted, never blocking a function.
@@ -43,6 +45,7 @@ public final class LogWriter: Sendable {
     private func enqueue(_ items: [Pending]) {
         let accepted = buffer.withLock { buffer -> Bool in
             guard buffer.count + items.count <= capacity else { return false }
+            if buffer.isEmpty { oldest.withLock { $0 = .now } }
             buffer += items
             return true
         }
@@ -52,12 +55,17 @@ public final class LogWriter: Sendable {
     /// Events waiting to be written.
     public var pending: Int { buffer.withLock { $0.count } }
 
+    /// How long the oldest waiting event has waited (zero when none waits).
+    public var lag: Duration { oldest.withLock { $0.map { ContinuousClock.now - $0 } } ?? .zero }
+
     /// Writes everything buffered so far.
     public func flush() async {
         while true {
             let pending = buffer.withLock { buffer -> [Pending] in
                 let taken = Array(buffer.prefix(batchSize))
                 buffer.removeFirst(taken.count)
+                // What is left was added after the batch: its age is measured from now on (a bound, not exact).
+                oldest.withLock { $0 = buffer.isEmpty ? nil : .now }
                 return taken
             }
             let batch = pending.flatMap { item -> [LogEvent] in

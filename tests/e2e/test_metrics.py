@@ -31,5 +31,6 @@ def test_metrics_parse_and_count_by_function(server, lam, name):
     assert samples[("isola_invocation_duration_seconds_count", (("function", name),))] == 3
     assert samples[("isola_environments", (("state", "idle"),))] >= 2
     assert ("isola_async_queue_depth", ()) in samples and ("isola_log_events_pending", ()) in samples
+    assert ("isola_log_write_lag_seconds", ()) in samples
     # No series carries a tenant label: cardinality stays flat however many tenants there are.
     assert not any("tenant" in dict(labels) for _, labels in samples)
