@@ -16,15 +16,16 @@ public final class LogWriter: Sendable {
         case deferred(group: String, stream: String, tenant: String?, timestamp: Int64, render: @Sendable () -> [String])
     }
 
-    private let buffer = Mutex<[Pending]>([])
+    private let buffer = Mutex<(items: [Pending], bytes: Int)>(([], 0))
     /// When the oldest event still buffered was added (nil: none buffered), for the write-lag metric.
     private let oldest = Mutex<ContinuousClock.Instant?>(nil)
     /// Events dropped because the buffer was full (the store could not keep up); reported in the server log.
     private let dropped = Atomic<Int>(0)
-    /// Most events held in memory; beyond it new ones are dropped and counted, never blocking a function.
+    /// Most bytes of messages held in memory (64 MB); beyond it new events are dropped and counted, never blocking
+    /// a function: a runtime printing faster than the store writes loses its own lines, not the host's memory.
     let capacity: Int
 
-    public init(store: any LogStore, interval: Duration = .milliseconds(200), batchSize: Int = 2_000, capacity: Int = 200_000, logger: Logger) {
+    public init(store: any LogStore, interval: Duration = .milliseconds(200), batchSize: Int = 2_000, capacity: Int = 64 * 1_048_576, logger: Logger) {
         self.store = store
         self.interval = interval
         self.batchSize = batchSize
@@ -43,17 +44,27 @@ public final class LogWriter: Sendable {
     }
 
     private func enqueue(_ items: [Pending]) {
+        let size = items.reduce(0) { $0 + Self.size($1) }
         let accepted = buffer.withLock { buffer -> Bool in
-            guard buffer.count + items.count <= capacity else { return false }
-            if buffer.isEmpty { oldest.withLock { $0 = .now } }
-            buffer += items
+            guard buffer.bytes + size <= capacity else { return false }
+            if buffer.items.isEmpty { oldest.withLock { $0 = .now } }
+            buffer.items += items
+            buffer.bytes += size
             return true
         }
         if !accepted { dropped.add(items.count, ordering: .relaxed) }
     }
 
+    /// Bytes an item holds (a platform record is rendered later; it is a few hundred bytes).
+    static func size(_ item: Pending) -> Int {
+        switch item {
+        case .ready(let event): event.message.utf8.count + event.stream.utf8.count + 64
+        case .deferred: 512
+        }
+    }
+
     /// Events waiting to be written.
-    public var pending: Int { buffer.withLock { $0.count } }
+    public var pending: Int { buffer.withLock { $0.items.count } }
 
     /// How long the oldest waiting event has waited (zero when none waits).
     public var lag: Duration { oldest.withLock { $0.map { ContinuousClock.now - $0 } } ?? .zero }
@@ -62,10 +73,11 @@ public final class LogWriter: Sendable {
     public func flush() async {
         while true {
             let pending = buffer.withLock { buffer -> [Pending] in
-                let taken = Array(buffer.prefix(batchSize))
-                buffer.removeFirst(taken.count)
+                let taken = Array(buffer.items.prefix(batchSize))
+                buffer.items.removeFirst(taken.count)
+                buffer.bytes -= taken.reduce(0) { $0 + Self.size($1) }
                 // What is left was added after the batch: its age is measured from now on (a bound, not exact).
-                oldest.withLock { $0 = buffer.isEmpty ? nil : .now }
+                oldest.withLock { $0 = buffer.items.isEmpty ? nil : .now }
                 return taken
             }
             let batch = pending.flatMap { item -> [LogEvent] in

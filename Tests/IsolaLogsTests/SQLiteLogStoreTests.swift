@@ -86,4 +86,18 @@ struct SQLiteLogStoreTests {
         let all = try await store.filter(group: "/aws/lambda/f", streams: nil, streamPrefix: nil, tenant: nil, start: nil, end: nil, after: nil, limit: 10, scanLimit: 100) { _ in true }
         #expect(all.events.map(\.message) == ["line\n", "END\n", "REPORT\n"])
     }
+
+    @Test func aFloodBeyondTheWritersMemoryCapIsDroppedNotBuffered() async throws {
+        let (store, root) = try store()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let writer = LogWriter(store: store, capacity: 1_000, logger: logger)
+        for i in 0..<10 { writer.add([event("s", Int64(i), String(repeating: "x", count: 300))]) }
+        #expect(writer.pending == 2)
+        await writer.flush()
+        #expect(writer.pending == 0 && writer.lag == .zero)
+        writer.add([event("s", 11, "after the flush there is room again")])
+        #expect(writer.pending == 1)
+    }
 }
