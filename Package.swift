@@ -58,6 +58,8 @@ let package = Package(
             dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // The tenant-aware HTTP gateway's logic: route keys and precedence, tenant mapping, proxy events and responses.
+        .target(name: "IsolaGateway", dependencies: ["LambdaAPI", "IsolaStore"], swiftSettings: strict),
         // The function registry: create, update, publish, aliases, tags, concurrency, over the store.
         .target(
             name: "IsolaControlPlane",
@@ -97,7 +99,7 @@ let package = Package(
         .target(
             name: "IsolaServer",
             dependencies: [
-                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaEngine", "IsolaSandbox", "IsolaLogs", "AWSSigV4",
+                "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaEngine", "IsolaSandbox", "IsolaLogs", "IsolaGateway", "AWSSigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

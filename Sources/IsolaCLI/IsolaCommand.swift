@@ -14,7 +14,10 @@ public struct IsolaCommand: AsyncParsableCommand {
               isola functions
               isola invoke my-function --tenant blue --payload '{"hello": "world"}'
             """,
-        subcommands: [ServeCommand.self, FunctionsCommand.self, InvokeCommand.self, LogsCommand.self, UsageCommand.self, FailedEventsCommand.self]
+        subcommands: [
+            ServeCommand.self, FunctionsCommand.self, InvokeCommand.self, LogsCommand.self, UsageCommand.self, FailedEventsCommand.self,
+            CreateRouteCommand.self, RoutesCommand.self, DeleteRouteCommand.self,
+        ]
     )
 
     public init() {}

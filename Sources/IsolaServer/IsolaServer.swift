@@ -32,6 +32,7 @@ public struct IsolaServer: Sendable {
     let logStore: any LogStore
     let logWriter: LogWriter
     let usage: UsageMeter
+    let gatewayRoutes: GatewayRoutes
     let apiResponder: APIResponder
     let logger: Logger
 
@@ -86,8 +87,10 @@ public struct IsolaServer: Sendable {
         } else {
             invocations = ValidatingInvocationHandler(controlPlane: controlPlane, reason: sandboxSummary)
         }
+        let gatewayRoutes = try await GatewayRoutes(store: store)
         let routes = LambdaRoutes(
-            controlPlane: controlPlane, codeURLs: codeURLs, invocations: invocations, events: store, usage: usage, prices: configuration.prices, clock: clock
+            controlPlane: controlPlane, codeURLs: codeURLs, invocations: invocations, events: store, usage: usage, prices: configuration.prices,
+            routeStore: store, routesChanged: { try await gatewayRoutes.reload() }, clock: clock
         ) { function in
             await engine?.retire(function: function)
         }
@@ -109,7 +112,7 @@ public struct IsolaServer: Sendable {
         )
         return IsolaServer(
             configuration: configuration, controlPlane: controlPlane, engine: engine, asyncInvoker: asyncInvoker,
-            logStore: logStore, logWriter: logWriter, usage: usage, apiResponder: responder, logger: logger
+            logStore: logStore, logWriter: logWriter, usage: usage, gatewayRoutes: gatewayRoutes, apiResponder: responder, logger: logger
         )
     }
 
@@ -211,11 +214,11 @@ public struct IsolaServer: Sendable {
         )
     }
 
-    /// The gateway port. With no routes stored, every request is one no route matches, and gets API Gateway's
-    /// answer to that: 404 `{"message":"Not Found"}`.
+    /// The gateway port: API Gateway's Lambda proxy integration for the stored routes (`/isola/v1/routes`); a
+    /// request no route matches gets API Gateway's 404 `{"message": "Not Found"}`.
     public func gatewayApplication() -> some ApplicationProtocol {
         Application(
-            responder: GatewayResponder(),
+            responder: GatewayResponder(routes: gatewayRoutes, controlPlane: controlPlane, engine: engine, logger: logger),
             configuration: .init(address: .hostname(configuration.host, port: configuration.gatewayPort), serverName: nil),
             logger: logger
         )
@@ -313,12 +316,3 @@ struct AsyncInvokerService: Service {
     }
 }
 
-struct GatewayResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
-
-    func respond(to request: Request, context: Context) async throws -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: .notFound, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"message":"Not Found"}"#)))
-    }
-}

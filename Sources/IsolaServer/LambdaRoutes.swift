@@ -40,11 +40,14 @@ struct LambdaRoutes: Sendable {
     /// Per-tenant usage and the prices it is charged at.
     let usage: UsageMeter
     let prices: PriceTable
+    /// The gateway's routes, and what to call after they change (the gateway reloads them).
+    let routeStore: any RouteStore
+    let routesChanged: @Sendable () async throws -> Void
     let clock: @Sendable () -> Date
     /// Called after code, configuration or the function itself changed: its environments must not serve again.
     let functionChanged: @Sendable (String) async -> Void
 
-    var routes: [Route] { functionRoutes + asyncRoutes }
+    var routes: [Route] { functionRoutes + asyncRoutes + gatewayRoutes }
 
     var functionRoutes: [Route] {
         [

@@ -50,6 +50,7 @@ public final class SQLiteFunctionStore: FunctionStore {
         }
         registerEventMigrations(&migrator)
         registerUsageMigrations(&migrator)
+        registerRouteMigrations(&migrator)
         return migrator
     }
 
