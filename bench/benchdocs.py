@@ -12,7 +12,7 @@ import json, os, re, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
-ORDER = ["Control plane", "Invoke", "Fairness under load", "Log capture on the invoke path"]  # the sections' order in the document
+ORDER = ["Control plane", "Invoke", "Fairness under load", "Log capture on the invoke path", "Gateway"]  # the sections' order in the document
 
 
 def cpu_model():
