@@ -129,6 +129,7 @@ let package = Package(
         .testTarget(name: "LambdaAPITests", dependencies: ["LambdaAPI"], swiftSettings: strict),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"], swiftSettings: strict),
         .testTarget(name: "IsolaStoreTests", dependencies: ["IsolaStore"], swiftSettings: strict),
+        .testTarget(name: "IsolaGatewayTests", dependencies: ["IsolaGateway", "IsolaStore"], swiftSettings: strict),
         .testTarget(
             name: "IsolaLogsTests", dependencies: ["IsolaLogs", .product(name: "Logging", package: "swift-log")], swiftSettings: strict
         ),
