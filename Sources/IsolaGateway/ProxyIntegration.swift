@@ -117,7 +117,7 @@ public enum ProxyEvent {
                 "body": body, "isBase64Encoded": binary,
             ]
         }
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return JSONText.encode(object)
     }
 
     /// Text bodies go as strings; anything else (or bytes that are not UTF-8) as base64, as API Gateway does
@@ -130,13 +130,17 @@ public enum ProxyEvent {
         return textual && String(data: body, encoding: .utf8) != nil
     }
 
-    /// `25/Nov/2026:10:22:56 +0000`, API Gateway's requestTime.
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `25/Nov/2026:10:22:56 +0000`, API Gateway's requestTime (by hand: a DateFormatter costs more than the
+    /// rest of the event together).
     static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "dd/MMM/yyyy:HH:mm:ss Z"
-        return formatter.string(from: date)
+        var seconds = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let month = months[Int(max(0, min(11, parts.tm_mon)))]
+        return "\(two(parts.tm_mday))/\(month)/\(parts.tm_year + 1900):\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
     }
 }
 

@@ -65,3 +65,19 @@ struct GatewayTests {
         #expect(ProxyResponse.parse(Data(#"{"hello": 1}"#.utf8), format: "2.0")?.status == 200)
     }
 }
+
+@Suite("Gateway: the JSON writer for events")
+struct JSONTextTests {
+    @Test func itWritesWhatJSONSerializationReadsBack() throws {
+        let value: [String: Any] = [
+            "s": "quote \" backslash \\ newline \n tab \t control \u{1} unicode é 🙂", "i": 42, "b": true, "n": NSNull(),
+            "a": ["x", 1, false] as [Any], "d": ["k": "v"], "big": Int64(1_764_000_000_000),
+        ]
+        let data = JSONText.encode(value)
+        let back = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(back["s"] as? String == value["s"] as? String)
+        #expect(back["i"] as? Int == 42 && back["b"] as? Bool == true && back["n"] is NSNull)
+        #expect((back["a"] as? [Any])?.count == 3 && (back["d"] as? [String: String]) == ["k": "v"])
+        #expect((back["big"] as? NSNumber)?.int64Value == 1_764_000_000_000)
+    }
+}
