@@ -68,6 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "Prewarmed environments kept per function version in use: initialized, bound to no tenant, claimed by a new tenant's first invocation so it skips the cold start (0 turns them off; a function's isola:prewarm tag overrides it).")
+    var prewarm = 1
+
     @Option(help: "Seconds before the first retry of an asynchronous (Event) invocation whose function failed; it doubles for the second (Lambda: 60, then 120).")
     var eventRetryDelay = 60
 
@@ -109,6 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let memoryBudget, memoryBudget < 128 { throw ValidationError("--memory-budget must be at least 128 (MB).") }
         if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1.") }
         guard (1...3_653).contains(logRetentionDays) else { throw ValidationError("--log-retention-days must be between 1 and 3653.") }
+        guard (0...64).contains(prewarm) else { throw ValidationError("--prewarm must be between 0 and 64.") }
         guard (1...3_600).contains(eventRetryDelay) else { throw ValidationError("--event-retry-delay must be between 1 and 3600 seconds.") }
         if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be between 1 and 256.") }
         guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
@@ -128,6 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.dataDirectory = URL(fileURLWithPath: dataDir)
         configuration.credentialsFile = credentials.map { URL(fileURLWithPath: $0) }
         configuration.eventRetryDelaySeconds = eventRetryDelay
+        configuration.prewarm = prewarm
         configuration.logRetentionDays = logRetentionDays
         if let priceTable {
             guard let data = FileManager.default.contents(atPath: priceTable), let prices = try? JSONDecoder().decode(PriceTable.self, from: data) else {

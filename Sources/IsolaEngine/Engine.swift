@@ -36,6 +36,11 @@ public struct EngineConfiguration: Sendable {
     /// The init phase's limit (AWS: 10 s); a longer init may also use the function's timeout, as AWS's retry does.
     public var initLimit: Duration = .seconds(10)
     public var region = "us-east-1"
+    /// Prewarmed environments kept per function version that was invoked within the keep-alive: initialized,
+    /// bound to no tenant, claimed by a new tenant's first invocation. `--prewarm` (1); the function tag
+    /// `isola:prewarm=N` overrides it (0 disables).
+    public var prewarm = 1
+    public static let prewarmTag = "isola:prewarm"
 
     public init() {}
 }
@@ -56,17 +61,21 @@ public actor Engine {
     /// Per-tenant metering (nil: none).
     let usage: UsageMeter?
     let metrics: EngineMetrics?
-    private var idle: [EnvironmentKey: [Environment]] = [:]
-    private var live: [String: Environment] = [:]
+    var idle: [EnvironmentKey: [Environment]] = [:]
+    var live: [String: Environment] = [:]
     private var slots = SlotAllocator()
-    private var stopping: [String: Task<Void, Never>] = [:]
+    var stopping: [String: Task<Void, Never>] = [:]
     private var warnedRuntimes: Set<String> = []
-    private var shuttingDown = false
+    var shuttingDown = false
     private var inFlight: [String: Int] = [:]
     private var inFlightTotal = 0
     private var inFlightByTenant: [TenantSlot: Int] = [:]
     /// MemorySize of every live environment, for the memory budget.
     private var memoryByEnvironment: [String: Int] = [:]
+    /// Prewarmed environments per function version, never used, bound to no tenant (see Engine+Pools).
+    var pools: [PoolKey: [Environment]] = [:]
+    /// Per function version: how many to keep, when it was last invoked, pool creations in flight.
+    var poolDemand: [PoolKey: PoolDemand] = [:]
     /// Environments being torn down at once (see `retire`).
     private let teardowns = AsyncSemaphore(permits: 4)
 
@@ -90,7 +99,8 @@ public actor Engine {
     /// Live environments by state: `idle` (warm, waiting), `busy` (running an invocation or starting), `stopping`.
     public var environmentStates: [String: Int] {
         let idleCount = idle.values.reduce(0) { $0 + $1.count }
-        return ["idle": idleCount, "stopping": stopping.count, "busy": max(0, live.count - idleCount - stopping.count)]
+        let pooled = pools.values.reduce(0) { $0 + $1.count }
+        return ["idle": idleCount, "prewarmed": pooled, "stopping": stopping.count, "busy": max(0, live.count - idleCount - pooled - stopping.count)]
     }
 
     /// Invokes the resolved version. `tenant` must already have passed the tenancy rules.
@@ -109,6 +119,7 @@ public actor Engine {
             throw error
         }
         defer { release(resolved.function.name, tenant: key.tenant) }
+        notePoolDemand(resolved)
         do {
             let result = try await run(input, key: key, resolved: resolved)
             meter(result, key: key, memoryMB: configuration.memorySize)
@@ -123,6 +134,13 @@ public actor Engine {
         usage?.record(function: key.function, tenant: key.tenant) { $0.throttles += 1 }
         metrics?.invocation(function: key.function, outcome: "throttled", duration: nil, coldStart: false)
         metrics?.throttled(function: key.function, reason: (error as? LambdaError)?.reason ?? "EnvironmentLimitExceeded")
+    }
+
+    func recordEnvironmentCreated(function: String, tenant: String?, memoryMB: Int) {
+        usage?.record(function: function, tenant: tenant) { counters in
+            counters.environmentsCreated += 1
+            counters.environmentGb += Double(memoryMB) / 1024
+        }
     }
 
     private func meter(_ result: InvocationResult, key: EnvironmentKey, memoryMB: Int) {
@@ -152,6 +170,9 @@ public actor Engine {
             var budget = Duration.seconds(configuration.timeout)
             if attempt == 0, let warm = await takeIdle(key) {
                 (environment, coldStart) = (warm, false)
+            } else if attempt == 0, let prewarmed = claimPooled(for: key, memoryMB: configuration.memorySize) {
+                // Initialized before this tenant asked, and never used: as fresh as a new one, without the wait.
+                (environment, coldStart) = (prewarmed, false)
             } else {
                 switch try await createEnvironment(key: key, resolved: resolved, initLimit: self.configuration.initLimit) {
                 case .success(let created): (environment, coldStart) = (created, true)
@@ -258,7 +279,7 @@ public actor Engine {
         case failure(Environment.Failure, Environment)
     }
 
-    private func createEnvironment(key: EnvironmentKey, resolved: ResolvedFunction, initLimit: Duration) async throws -> Creation {
+    func createEnvironment(key: EnvironmentKey, resolved: ResolvedFunction, initLimit: Duration, pooled: Bool = false) async throws -> Creation {
         let configuration = resolved.version.configuration
         let launch = catalog.launch(runtime: configuration.runtime, handler: configuration.handler)
         if launch.runtimeVersion != configuration.runtime, warnedRuntimes.insert(configuration.runtime).inserted {
@@ -285,10 +306,8 @@ public actor Engine {
         live[id] = environment
         memoryByEnvironment[id] = configuration.memorySize
         metrics?.environmentCreated(function: key.function)
-        usage?.record(function: key.function, tenant: key.tenant) { counters in
-            counters.environmentsCreated += 1
-            counters.environmentGb += Double(configuration.memorySize) / 1024
-        }
+        // A prewarmed environment is charged to the tenant that claims it (Engine+Pools).
+        if !pooled { recordEnvironmentCreated(function: key.function, tenant: key.tenant, memoryMB: configuration.memorySize) }
         let spec = SandboxSpec(
             id: id, codeDirectory: codeDirectory, runtimeDirectory: launch.runtimeDirectory,
             command: launch.command, environment: environmentVariables(configuration, launch: launch, logStream: logStream),
@@ -335,12 +354,13 @@ public actor Engine {
     /// Keeps the number of environments under the cap and their MemorySize under the memory budget: evicts the
     /// least recently used idle environment (of any function or tenant: idle environments are a cache), or
     /// throttles when every environment is working.
-    private func makeRoom(forMemoryMB memoryMB: Int, function: String, reserved: Int?) throws {
+    func makeRoom(forMemoryMB memoryMB: Int, function: String, reserved: Int?) throws {
         // AWS's cap on tenant environments, active or idle: 2,500 per 1,000 of concurrency, scaled to what this
         // function may use (its reserved concurrency, else the server's). The least recently used idle ones of
         // this function make room first.
         let functionCap = max(1, (reserved ?? configuration.maxConcurrency) * 5 / 2)
         while live.values.count(where: { $0.key.function == function && stopping[$0.id] == nil }) >= functionCap {
+            if evictPooled(function: function) { continue }
             let oldest = idle.filter { $0.key.function == function }.flatMap { key, environments in environments.map { (key, $0) } }
                 .min { $0.1.idleSince < $1.1.idleSince }
             guard let (key, victim) = oldest else {
@@ -361,6 +381,8 @@ public actor Engine {
         while live.count - stopping.count >= configuration.maxEnvironments
             || committedMemory() + memoryMB > configuration.memoryBudgetMB
         {
+            // Prewarmed environments go first: they are a convenience, idle tenants' are their warm state.
+            if evictPooled(function: nil) { continue }
             let oldest = idle.flatMap { key, environments in environments.map { (key, $0) } }
                 .min { $0.1.idleSince < $1.1.idleSince }
             guard let (key, victim) = oldest else {
@@ -378,7 +400,7 @@ public actor Engine {
     }
 
     /// Takes an environment out of service and stops it in the background; shutdown waits for every stop.
-    private func retire(_ environment: Environment) {
+    func retire(_ environment: Environment) {
         let id = environment.id
         guard live[id] != nil, stopping[id] == nil else { return }
         // Unstructured so the caller's response is not delayed by crun's delete; tracked in `stopping`.
@@ -403,6 +425,7 @@ public actor Engine {
     /// Retires every environment of a function (after an update or delete): idle ones now, busy ones after
     /// their invocation.
     public func retire(function: String) async {
+        retirePools(function: function)
         for (key, environments) in idle where key.function == function {
             idle[key] = nil
             for environment in environments { retire(environment) }
@@ -414,6 +437,7 @@ public actor Engine {
 
     /// Tears down environments idle for longer than the keep-alive.
     public func reapIdle() async {
+        reapPools()
         // No await in here: the idle lists must not change under the loop (an invocation could otherwise take an
         // environment this loop then writes back, or retires, mid-invoke). `idleSince` is the engine's own clock.
         let now = ContinuousClock.now
@@ -430,6 +454,8 @@ public actor Engine {
     public func shutdown() async {
         shuttingDown = true
         idle = [:]
+        pools = [:]
+        poolDemand = [:]
         for environment in live.values { retire(environment) }
         for task in stopping.values { await task.value }
         await backend.shutdown()

@@ -16,6 +16,7 @@ final class EnvironmentLog: Sendable {
         var group: String
         var stream: String
         var json: Bool
+        /// The tenant it was created for; nil for an ordinary function's, or a prewarmed one until it is claimed.
         var tenant: String?
         var functionName: String
         var functionArn: String
@@ -37,10 +38,19 @@ final class EnvironmentLog: Sendable {
     /// The telemetry frame's first two bytes (awslambdaric's `0xa55a00xx` frame types).
     static let frameMagic: [UInt8] = [0xA5, 0x5A]
 
+    /// The tenant the environment serves: set at creation, or when a prewarmed environment is claimed.
+    private let boundTenant: Mutex<String?>
+
     init(identity: Identity, writer: LogWriter?) {
         self.identity = identity
         self.writer = writer
+        boundTenant = Mutex(identity.tenant)
     }
+
+    var tenant: String? { boundTenant.withLock { $0 } }
+
+    /// A prewarmed environment is now this tenant's, for the rest of its life.
+    func bind(tenant: String?) { boundTenant.withLock { $0 = tenant } }
 
     static var nowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
@@ -104,7 +114,8 @@ final class EnvironmentLog: Sendable {
     private func emit(_ records: [(Int64, String)]) {
         guard !records.isEmpty else { return }
         for record in records { tail.append(Array(record.1.utf8)) }
-        writer?.add(records.map { LogEvent(group: identity.group, stream: identity.stream, timestamp: $0.0, message: $0.1, tenant: identity.tenant) })
+        let tenant = self.tenant
+        writer?.add(records.map { LogEvent(group: identity.group, stream: identity.stream, timestamp: $0.0, message: $0.1, tenant: tenant) })
     }
 
     /// Lines still waiting for their newline, written out (the invocation ended).
@@ -119,7 +130,7 @@ final class EnvironmentLog: Sendable {
     // MARK: - The platform's lines
 
     private func platform(_ timestamp: Int64 = EnvironmentLog.nowMs, _ render: @escaping @Sendable () -> [String]) {
-        writer?.add(group: identity.group, stream: identity.stream, tenant: identity.tenant, timestamp: timestamp, render: render)
+        writer?.add(group: identity.group, stream: identity.stream, tenant: tenant, timestamp: timestamp, render: render)
     }
 
     func initStart() {
@@ -153,10 +164,11 @@ final class EnvironmentLog: Sendable {
 
     func start(requestId: String) {
         let id = identity
+        let tenant = self.tenant
         platform {
             if id.json {
                 var record: [String: Any] = ["requestId": requestId, "version": id.version]
-                if let tenant = id.tenant { record["tenantId"] = tenant }
+                if let tenant { record["tenantId"] = tenant }
                 return [Self.json("platform.start", record)]
             }
             return ["START RequestId: \(requestId) Version: \(id.version)\n"]
@@ -167,6 +179,7 @@ final class EnvironmentLog: Sendable {
     func end(requestId: String, durationMs: Double, initDurationMs: Double?, status: String, errorType: String?, peakMemory: @escaping @Sendable () -> Int) {
         flushPartialLines()
         let id = identity
+        let tenant = self.tenant
         let billed = Int(durationMs.rounded(.up)) + Int((initDurationMs ?? 0).rounded(.up))
         let now = Self.nowMs
         platform(now) {
@@ -182,7 +195,7 @@ final class EnvironmentLog: Sendable {
                     done["errorType"] = errorType
                     report["errorType"] = errorType
                 }
-                if let tenant = id.tenant {
+                if let tenant {
                     done["tenantId"] = tenant
                     report["tenantId"] = tenant
                 }

@@ -131,6 +131,7 @@ public struct IsolaServer: Sendable {
             var engineConfiguration = EngineConfiguration()
             engineConfiguration.keepAlive = .seconds(configuration.keepAliveSeconds)
             engineConfiguration.region = configuration.region
+            engineConfiguration.prewarm = configuration.prewarm
             if let cap = configuration.maxEnvironments { engineConfiguration.maxEnvironments = cap }
             if let budget = configuration.memoryBudgetMB {
                 engineConfiguration.memoryBudgetMB = budget

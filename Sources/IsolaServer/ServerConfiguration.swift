@@ -31,6 +31,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrency: Int?
     /// Seconds before the first retry of an asynchronous invocation that failed; doubles for the next (Lambda: 60).
     public var eventRetryDelaySeconds = 60
+    /// Prewarmed environments per function version in use (0 turns pools off); a function's `isola:prewarm` tag overrides it.
+    public var prewarm = 1
     /// Log events older than this are deleted whatever their group's retention policy (the data dir stays bounded).
     public var logRetentionDays = 7
     /// What `isola usage` charges (AWS's x86 list prices unless `--price-table` says otherwise).

@@ -43,7 +43,7 @@ struct EngineHarness {
     let backend: FakeSandboxBackend
     let store: SQLiteFunctionStore
 
-    static func make(keepAlive: Duration = .seconds(600), initLimit: Duration = .seconds(10), maxEnvironments: Int = 100, memoryBudgetMB: Int = 100_000, initBehaviour: FakeInit = .ready, step: @escaping @Sendable (_ count: Int, _ tenant: String?, _ requestId: String) -> FakeStep) async throws -> EngineHarness {
+    static func make(keepAlive: Duration = .seconds(600), initLimit: Duration = .seconds(10), maxEnvironments: Int = 100, memoryBudgetMB: Int = 100_000, prewarm: Int = 0, initBehaviour: FakeInit = .ready, step: @escaping @Sendable (_ count: Int, _ tenant: String?, _ requestId: String) -> FakeStep) async throws -> EngineHarness {
         let root = URL(fileURLWithPath: "/tmp/isola-engine-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("runtime/python/awslambdaric"), withIntermediateDirectories: true)
         var logger = Logger(label: "test")
@@ -58,6 +58,7 @@ struct EngineHarness {
         configuration.maxEnvironments = maxEnvironments
         configuration.memoryBudgetMB = memoryBudgetMB
         configuration.maxConcurrency = 1_000
+        configuration.prewarm = prewarm
         let engine = try Engine(
             backend: backend, catalog: RuntimeCatalog(runtimeDirectory: root.appendingPathComponent("runtime")), code: code,
             unpackedCode: root.appendingPathComponent("unpacked"), configuration: configuration, logger: logger
