@@ -45,10 +45,12 @@ step "4. Put the gateway in front: no header mapping to write"
 step "5. The seed's loop: 20 tenants through the gateway"
 for i in {1..20}; do curl -s "$GATEWAY/dev" -H "X-Tenant-ID: $i"; echo ""; done
 
-step "6. One cold start per tenant: platform.initStart in the function's logs"
+step "6. One environment per tenant: platform.initStart in the function's logs"
 sleep 1  # log events are written in batches, a few times a second
 count=$(aws logs filter-log-events --log-group-name "/aws/lambda/$FUNCTION" --filter-pattern platform.initStart --query 'length(events)' --output text)
-echo "platform.initStart events: $count"
+starts=$(aws logs filter-log-events --log-group-name "/aws/lambda/$FUNCTION" --filter-pattern '{ $.type = "platform.start" }' --query 'events[].logStreamName' --output text | tr '\t' '\n' | sort -u | wc -l)
+echo "platform.initStart events: $count (one per environment: the 20 tenants' own, and any prewarmed one still waiting)"
+echo "streams that served a tenant: $starts (each stream is one environment, and holds one tenant)"
 
 step "7. What each tenant cost"
 "$ISOLA" usage --endpoint "$ENDPOINT" --function-name "$FUNCTION"

@@ -241,5 +241,8 @@ def test_the_seed_walkthrough_example_runs():
         assert '"StatusCode": 200' in text and '"ExecutedVersion": "$LATEST"' in text
         for i in range(1, 21):
             assert f'{{"tenant_id": "{i}"}}' in text
-        # Tenant 1's environment from step 3 serves it again in the loop: 20 tenants, 20 cold starts.
-        assert "platform.initStart events: 20" in text, text
+        # One environment per tenant (tenant 1's from step 3 serves it again in the loop), plus at most the one
+        # prewarmed environment waiting for a next tenant.
+        count = int(text.split("platform.initStart events: ")[1].split()[0])
+        assert count in (20, 21), text
+        assert "streams that served a tenant: 20" in text, text

@@ -29,6 +29,10 @@ def handler(event, context):
 """
 
 
+# These tests count environments exactly; prewarmed ones (test_prewarm.py) would add one.
+NO_POOL = {"isola:prewarm": "0"}
+
+
 @pytest.fixture(scope="module")
 def server():
     with sb.running_server("isola-logs-") as srv:
@@ -80,7 +84,8 @@ def seed_loop(lam, fn, tenants=20):
 
 
 def test_json_format_one_init_start_per_tenant_and_one_tenant_per_stream(lam, logs, server, name):
-    sb.create(lam, name, HANDLER, TenancyConfig=sb.PER_TENANT, LoggingConfig={"LogFormat": "JSON"})
+    # Prewarmed environments off: each tenant's environment starts cold, so each report carries its init.
+    sb.create(lam, name, HANDLER, TenancyConfig=sb.PER_TENANT, LoggingConfig={"LogFormat": "JSON"}, Tags=NO_POOL)
     seed_loop(lam, name)
     group = f"/aws/lambda/{name}"
     starts = wait_events(logs, group, "platform.initStart", 20)
@@ -89,7 +94,7 @@ def test_json_format_one_init_start_per_tenant_and_one_tenant_per_stream(lam, lo
     # The aws CLI finds the same (the seed walkthrough's check).
     rc, out, err = cli(server, "logs", "filter-log-events", "--log-group-name", group, "--filter-pattern", "platform.initStart")
     assert rc == 0, err
-    assert len(out["events"]) == 20
+    assert len(out["events"]) == len(starts)
     # Every platform.start names one tenant, and each stream (one environment) holds a single tenant.
     tenants_by_stream = defaultdict(set)
     for event in filter_all(logs, group, "platform.start"):
@@ -122,7 +127,7 @@ def test_tenant_filter_returns_that_tenants_application_lines_only(lam, logs, na
 
 
 def test_text_format_lines(lam, logs, name):
-    sb.create(lam, name, HANDLER, TenancyConfig=sb.PER_TENANT)
+    sb.create(lam, name, HANDLER, TenancyConfig=sb.PER_TENANT, Tags=NO_POOL)
     seed_loop(lam, name, tenants=3)
     group = f"/aws/lambda/{name}"
     assert len(wait_events(logs, group, "INIT_START", 3)) == 3
@@ -137,7 +142,7 @@ def test_text_format_lines(lam, logs, name):
 
 
 def test_streams_groups_events_and_retention(lam, logs, name):
-    sb.create(lam, name, HANDLER, TenancyConfig=sb.PER_TENANT)
+    sb.create(lam, name, HANDLER, TenancyConfig=sb.PER_TENANT, Tags=NO_POOL)
     seed_loop(lam, name, tenants=2)
     group = f"/aws/lambda/{name}"
     wait_events(logs, group, "REPORT", 2)
