@@ -156,6 +156,35 @@ def measure_breakdown(isola, tenant, count, warmup=50):
     return dict({k: percentiles(v) for k, v in samples.items()}, errors=errors)
 
 
+def measure_pooled(isola, count, gap):
+    """A new tenant's first invoke with the pool on (--prewarm 1), spaced so the pool refills between tenants;
+    counts how many claimed a prewarmed environment (the server's cold-start counter did not move for them)."""
+    conn = http.client.HTTPConnection("127.0.0.1", isola.port)
+    invoke_once(conn, isola.target.headers("pool-first"), "pool-first")  # the version's first invoke starts its pool
+    time.sleep(1.0)
+    def cold_starts():
+        metrics = http.client.HTTPConnection("127.0.0.1", isola.port)
+        metrics.request("GET", "/metrics")
+        for line in metrics.getresponse().read().decode().splitlines():
+            if line.startswith("isola_cold_starts_total"):
+                return int(float(line.split()[-1]))
+        return 0
+
+    before = cold_starts()
+    samples, errors = [], 0
+    for i in range(count):
+        tenant = f"pooled-{i}"
+        # The same request as the warm runs (no log tail), so the two compare.
+        elapsed, error, _ = invoke_once(conn, isola.target.headers(tenant), tenant)
+        if error:
+            errors += 1
+            print(f"  !! pooled {tenant}: {error}", file=sys.stderr)
+        samples.append(elapsed)
+        time.sleep(gap)
+    claimed = count - (cold_starts() - before)
+    return dict(percentiles(samples), errors=errors, claimed=claimed, samples=samples)
+
+
 def measure_cold(floor, isola, count, gap, warmup=3):
     """A new tenant's first invoke, floor and Isola alternating; Isola's asks for the log tail (its Init Duration)."""
     conns = {"floor": http.client.HTTPConnection("127.0.0.1", floor.port), "Isola": http.client.HTTPConnection("127.0.0.1", isola.port)}
@@ -409,6 +438,10 @@ def main():
         findings += isola.log_findings()
         report["shutdown"]["main server (warm + cold tenants)"] = isola.stop()
         isola = None
+        pool_server = Isola(args.bin, args.runtime_dir, None, workdir, "pool", prewarm=1)
+        report["cold_pooled"] = measure_pooled(pool_server, args.cold, max(args.cold_gap, 0.2))
+        print(f"  pool on: p50 {report['cold_pooled']['p50']:.1f} ms, {report['cold_pooled']['claimed']} of {args.cold} claimed a prewarmed environment", flush=True)
+        report["shutdown"]["pool server (--prewarm 1)"] = pool_server.stop()
 
         print(f"3/4 {args.tenants} new tenants in a row (--keep-alive 5)", flush=True)
         loop_server = Isola(args.bin, args.runtime_dir, 5, workdir, "loop")

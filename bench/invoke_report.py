@@ -138,6 +138,15 @@ def markdown(report, chart_rel, full=None):
         "",
         f"Target *a new tenant's first invoke p50 under 60 ms*: {cold['Isola']['p50']:.1f} ms, {verdict(cold['Isola']['p50'] < 60)} "
         f"({cold_ratio:.0f}x Isola's warm p50; {cold['Isola']['p50'] / cold['floor']['p50']:.2f}x the floor's unsandboxed cold start).",
+    ]
+    pooled = report.get("cold_pooled")
+    if pooled:
+        out += [
+            "",
+            f"With the pool on (`--prewarm 1`, a separate server, {pooled['n']} new tenants spaced so the pool refills): "
+            f"p50 {pooled['p50']:.3f} ms, p90 {pooled['p90']:.3f} ms, p99 {pooled['p99']:.3f} ms; {pooled['claimed']} of {pooled['n']} claimed a "
+            f"prewarmed environment (the server counted no cold start for them), {pooled['errors']} errors. Target *a new tenant's first invoke with "
+            f"the pool on p50 <= 1.5x Isola's warm p50*: {pooled['p50'] / i1['p50']:.2f}x, {verdict(pooled['p50'] <= 1.5 * i1['p50'])}.",
         "",
     ]
     if full:

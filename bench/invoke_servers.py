@@ -267,7 +267,7 @@ def function_zip():
 
 
 class Isola:
-    def __init__(self, binary, runtime_dir, keep_alive, workdir, label, create=True):
+    def __init__(self, binary, runtime_dir, keep_alive, workdir, label, create=True, prewarm=0):
         self.data_dir = os.path.join(workdir, f"data-{label}")
         self.port = free_port()
         self.log_path = os.path.join(workdir, f"isola-{label}.log")
@@ -276,6 +276,8 @@ class Isola:
                    "--runtime-dir", runtime_dir, "--log-level", "warning"]
         if keep_alive is not None:
             command += ["--keep-alive", str(keep_alive)]
+        # No prewarmed environments unless asked: the cold-start figures are of a real cold start.
+        command += ["--prewarm", str(prewarm)]
         self.command = command
         self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         wait_ready(self.port, self.proc, "isola serve")

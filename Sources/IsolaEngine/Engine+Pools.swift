@@ -33,7 +33,7 @@ extension Engine {
         return max(0, min(tagged ?? configuration.prewarm, 64))
     }
 
-    /// An invocation of this version: keep its pool filled while it is in use.
+    /// An invocation of this version: its pool is kept filled while it is in use (`fillPool` after the invocation).
     func notePoolDemand(_ resolved: ResolvedFunction) {
         let key = Self.poolKey(resolved)
         let target = prewarmTarget(resolved)
@@ -46,7 +46,6 @@ extension Engine {
         demand.lastInvoked = .now
         demand.resolved = resolved
         poolDemand[key] = demand
-        fillPool(key)
     }
 
     /// Starts prewarmed environments in the background until the pool (ready + starting) reaches its target.
@@ -60,7 +59,12 @@ extension Engine {
         let resolved = demand.resolved
         for _ in 0..<missing {
             // Unstructured: nobody waits for a prewarmed environment; a tenant that comes first starts its own.
-            Task { await self.startPooled(key, resolved: resolved) }
+            // A moment later, not at once: starting a sandbox (bundle, posix_spawn of crun) on this event loop
+            // right away would hold up the response of the invocation that asked for the refill.
+            Task {
+                try? await Task.sleep(for: .milliseconds(50))
+                await self.startPooled(key, resolved: resolved)
+            }
         }
     }
 
@@ -97,7 +101,6 @@ extension Engine {
             }
             candidate.log.bind(tenant: key.tenant)
             recordEnvironmentCreated(function: key.function, tenant: key.tenant, memoryMB: memoryMB)
-            fillPool(poolKey)
             return candidate
         }
         return nil

@@ -120,6 +120,8 @@ public actor Engine {
         }
         defer { release(resolved.function.name, tenant: key.tenant) }
         notePoolDemand(resolved)
+        // The pool refills after the invocation, not during it: a sandbox starting beside it would slow it down.
+        defer { fillPool(Self.poolKey(resolved)) }
         do {
             let result = try await run(input, key: key, resolved: resolved)
             meter(result, key: key, memoryMB: configuration.memorySize)

@@ -55,4 +55,21 @@ struct PoolTests {
         #expect(try await eventually { await h.engine.environmentStates["prewarmed"] == 0 })
         await h.remove()
     }
+
+    @Test func aClaimedEnvironmentIsNeverReusedAfterItIsRetired() async throws {
+        let h = try await EngineHarness.make(prewarm: 1, step: Self.echo)
+        try await h.createFunction("f", perTenant: true)
+        _ = try await h.invoke("f", tenant: "a")
+        #expect(try await eventually { await h.engine.environmentStates["prewarmed"] == 1 })
+        let claimed = try await h.invoke("f", tenant: "b")
+        #expect(!claimed.coldStart)
+        await h.engine.retire(function: "f")
+        #expect(try await eventually { h.backend.stoppedSandboxes.contains(claimed.environmentId) })
+        // Neither b nor anyone else ever sees that environment again; b starts clean in a new one.
+        for tenant in ["b", "c", "b"] {
+            let result = try await h.invoke("f", tenant: tenant)
+            #expect(result.environmentId != claimed.environmentId)
+        }
+        await h.remove()
+    }
 }
