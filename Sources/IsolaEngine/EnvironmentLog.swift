@@ -175,6 +175,17 @@ final class EnvironmentLog: Sendable {
         }
     }
 
+    /// The cgroup's peak memory as last read, and when: REPORT lines written in one batch share one read (the
+    /// peak only grows, so a read a moment later is still this invocation's peak or more).
+    private let peakCache = Mutex<(at: ContinuousClock.Instant, bytes: Int)?>(nil)
+
+    func peak(_ read: () -> Int) -> Int {
+        if let cached = peakCache.withLock({ $0 }), ContinuousClock.now - cached.at < .milliseconds(100) { return cached.bytes }
+        let bytes = read()
+        peakCache.withLock { $0 = (.now, bytes) }
+        return bytes
+    }
+
     /// END and REPORT. `peakMemory` is read when the writer flushes (the cgroup's peak, or what it was at exit).
     func end(requestId: String, durationMs: Double, initDurationMs: Double?, status: String, errorType: String?, peakMemory: @escaping @Sendable () -> Int) {
         flushPartialLines()
@@ -182,8 +193,8 @@ final class EnvironmentLog: Sendable {
         let tenant = self.tenant
         let billed = Int(durationMs.rounded(.up)) + Int((initDurationMs ?? 0).rounded(.up))
         let now = Self.nowMs
-        platform(now) {
-            let maxMemoryMB = (peakMemory() + 1_048_575) / 1_048_576
+        platform(now) { [weak self] in
+            let maxMemoryMB = ((self?.peak(peakMemory) ?? peakMemory()) + 1_048_575) / 1_048_576
             if id.json {
                 var metrics: [String: Any] = [
                     "durationMs": Self.round(durationMs), "billedDurationMs": billed, "memorySizeMB": id.memoryMB, "maxMemoryUsedMB": maxMemoryMB,

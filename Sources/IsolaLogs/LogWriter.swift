@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -80,11 +81,17 @@ public final class LogWriter: Sendable {
                 oldest.withLock { $0 = buffer.items.isEmpty ? nil : .now }
                 return taken
             }
-            let batch = pending.flatMap { item -> [LogEvent] in
-                switch item {
-                case .ready(let event): [event]
-                case .deferred(let group, let stream, let tenant, let timestamp, let render):
-                    render().map { LogEvent(group: group, stream: stream, timestamp: timestamp, message: $0, tenant: tenant) }
+            // Rendered on a Dispatch worker, not on the event loop that serves invocations (this task's executor):
+            // formatting a few thousand REPORT lines a second would otherwise take turns with them.
+            let batch = await withCheckedContinuation { continuation in
+                DispatchQueue.global(qos: .utility).async {
+                    continuation.resume(returning: pending.flatMap { item -> [LogEvent] in
+                        switch item {
+                        case .ready(let event): [event]
+                        case .deferred(let group, let stream, let tenant, let timestamp, let render):
+                            render().map { LogEvent(group: group, stream: stream, timestamp: timestamp, message: $0, tenant: tenant) }
+                        }
+                    })
                 }
             }
             guard !batch.isEmpty else { break }
