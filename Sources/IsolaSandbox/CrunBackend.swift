@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The real sandbox: one crun container per execution environment.
 ///
@@ -24,6 +25,10 @@ public final class CrunBackend: SandboxBackend {
     /// crash left, and never touches another Isola server's sandboxes on the same host.
     let cgroupParent: String
     let logger: Logger
+    /// Cgroup v1 only: keeps task moves cheap while sandboxes are starting (see AttachWarmer). Made at the first
+    /// start, after the start-up sweep (which kills whatever runs in this server's cgroups, a crashed run's helper too).
+    private let attachWarmer = Mutex<AttachWarmer?>(nil)
+    private let warmsAttaches: Bool
 
     /// `instance` names this server's cgroup subtree: letters, digits and `-` (the server uses a hash of its data directory).
     public init(stateDirectory: URL, sharedDirectory: URL, agent: URL, instance: String, logger: Logger) throws {
@@ -58,7 +63,8 @@ public final class CrunBackend: SandboxBackend {
         if !fm.fileExists(atPath: emptyControllers.path) { _ = fm.createFile(atPath: emptyControllers.path, contents: nil) }
         seccompBPF = try SeccompProfile.compileBPF().base64EncodedString()
         scratch = try ScratchVolumes(directory: stateDirectory.appendingPathComponent("scratch"), logger: logger)
-        summary = "crun at \(crun), \(layout.rawValue), seccomp BPF precompiled"
+        warmsAttaches = layout != .v2 && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids")
+        summary = "crun at \(crun), \(layout.rawValue), seccomp BPF precompiled\(warmsAttaches ? ", v1 attach path kept warm while sandboxes start" : "")"
     }
 
     /// crun's command line, wrapped for hybrid hosts.
@@ -75,6 +81,13 @@ public final class CrunBackend: SandboxBackend {
     public func start(_ spec: SandboxSpec, output: @escaping @Sendable (SandboxStream, [UInt8]) -> Void) async throws -> any SandboxInstance {
         guard !spec.id.isEmpty, spec.id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
             throw SandboxError("invalid sandbox id '\(spec.id)'")
+        }
+        if warmsAttaches {
+            let parent = "/sys/fs/cgroup/pids\(cgroupParent)"
+            attachWarmer.withLock { warmer in
+                if warmer == nil { warmer = try? AttachWarmer(parent: parent) }
+                warmer?.touch()
+            }
         }
         let bundle = stateDirectory.appendingPathComponent("bundles/\(spec.id)")
         try FileManager.default.createDirectory(at: bundle, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -109,6 +122,7 @@ public final class CrunBackend: SandboxBackend {
 
     /// Unmounts the volumes formatted ahead; call after every sandbox has stopped.
     public func shutdown() async {
+        await attachWarmer.withLock { warmer in defer { warmer = nil }; return warmer }?.stop()
         await scratch.drain()
         // The shared root (read-only binds of files only, nothing mounted in it) and its folder, if now empty.
         try? FileManager.default.removeItem(at: sharedDirectory)
