@@ -41,7 +41,10 @@ Machine of the figures below: {machine_line()}.
 These are shared, noisy virtual machines (a Firecracker guest, other work running beside): **the ratios matter more
 than the absolute milliseconds**; expect the absolutes to move by 20-50% between runs.
 
-How to run (build the release binary first: `swift build -c release --product isola`):
+**Everything in one command**: `bench/all.sh` (as root, after `scripts/setup`; about 15 minutes). It builds the
+release binary, runs every bench below and rewrites each one's section and JSON (`bench/results/`).
+
+How to run one at a time (build the release binary first: `swift build -c release --product isola`):
 
 - Control plane: `python3 bench/control_plane.py --json bench/results/control_plane.json`, then
   `python3 bench/benchdocs.py control-plane bench/results/control_plane.json` to put its table here.

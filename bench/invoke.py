@@ -358,8 +358,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=100, help="untimed invokes per client before each warm run")
     ap.add_argument("--cold", type=int, default=50, help="new tenants for the cold-start figures (at least 50)")
     ap.add_argument("--cold-gap", type=float, default=0.1, help="seconds between cold starts")
-    ap.add_argument("--tenants", type=int, default=200, help="new tenants in a row (the seed's loop scaled up)")
-    ap.add_argument("--idle", type=int, default=50, help="warm idle environments for the memory figures")
+    ap.add_argument("--tenants", type=int, default=1000, help="new tenants in a row (the seed's loop scaled up)")
+    ap.add_argument("--idle", type=int, default=100, help="warm idle environments for the memory figures")
     ap.add_argument("--settle", type=float, default=2.0, help="seconds idle before memory is read")
     ap.add_argument("--breakdown", type=int, default=500, help="interleaved health / DryRun / invoke triples")
     ap.add_argument("--quiet-wait", type=float, default=600,
@@ -384,7 +384,10 @@ def main():
     binary = os.path.relpath(os.path.abspath(args.bin), ROOT)
     with open("/proc/loadavg") as f:
         loadavg = " ".join(f.read().split()[:3])
+    with open("/proc/meminfo") as f:
+        ram_mb = int(f.readline().split()[1]) // 1024
     machine = {"cpus": os.cpu_count(), "kernel": os.uname().release, "binary": binary, "measured": time.strftime("%Y-%m-%d %H:%M"),
+               "ram_mb": ram_mb, "memory_budget_mb": ram_mb * 3 // 4,
                "loadavg_start": loadavg}
     try:
         from benchdocs import cpu_model

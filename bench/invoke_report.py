@@ -205,6 +205,12 @@ def markdown(report, chart_rel, full=None):
         f"| floor: one unsandboxed awslambdaric process, PSS (mean of {mem['floor_runtimes']}) | "
         + " | ".join(f"{x['floor_pss_mb_per_runtime']:.2f}" for x in mems) + " |",
         "",
+        f"Target *idle environment <= 10 MiB*: {mem['pss_mb_per_environment'] + mem['host_side_pss_mb_per_environment']:.2f} MB (PSS inside plus its "
+        f"`crun run` parent), {verdict(mem['pss_mb_per_environment'] + mem['host_side_pss_mb_per_environment'] <= 10.49)}. Capacity: "
+        f"{int(report['machine'].get('memory_budget_mb', 0) // max(0.01, mem['cgroup_usage_mb_per_environment'] + mem['host_side_pss_mb_per_environment'])) if report['machine'].get('memory_budget_mb') else '-'} "
+        f"idle environments fit in the default memory budget ({report['machine'].get('memory_budget_mb', '-')} MB, 75% of RAM) by what they really use; "
+        "the engine reserves each one's MemorySize (128 MB here), so `--memory-budget` / 128 of them are admitted, and `--max-environments` caps them.",
+        "",
         "### Shutdown",
         "",
         "| server | environments | SIGTERM to exit, s | exit code | leftover crun state / cgroups / processes |",
