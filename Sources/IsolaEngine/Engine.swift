@@ -288,7 +288,8 @@ public actor Engine {
             logger.warning("runtime served by another interpreter", metadata: ["runtime": "\(configuration.runtime)", "interpreter": "\(launch.runtimeVersion)"])
         }
         let codeDirectory = try await unpacker.directory(for: resolved.version.codeDigest, zip: code.url(for: resolved.version.codeDigest))
-        try makeRoom(forMemoryMB: configuration.memorySize, function: resolved.function.name, reserved: resolved.function.reservedConcurrency)
+        // A prewarmed environment never pushes out a tenant's warm one: without room, the pool waits.
+        try makeRoom(forMemoryMB: configuration.memorySize, function: resolved.function.name, reserved: resolved.function.reservedConcurrency, evictIdle: !pooled)
         guard let slot = slots.take() else {
             throw LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded")
         }
@@ -356,13 +357,14 @@ public actor Engine {
     /// Keeps the number of environments under the cap and their MemorySize under the memory budget: evicts the
     /// least recently used idle environment (of any function or tenant: idle environments are a cache), or
     /// throttles when every environment is working.
-    func makeRoom(forMemoryMB memoryMB: Int, function: String, reserved: Int?) throws {
+    func makeRoom(forMemoryMB memoryMB: Int, function: String, reserved: Int?, evictIdle: Bool = true) throws {
         // AWS's cap on tenant environments, active or idle: 2,500 per 1,000 of concurrency, scaled to what this
         // function may use (its reserved concurrency, else the server's). The least recently used idle ones of
         // this function make room first.
         let functionCap = max(1, (reserved ?? configuration.maxConcurrency) * 5 / 2)
         while live.values.count(where: { $0.key.function == function && stopping[$0.id] == nil }) >= functionCap {
             if evictPooled(function: function) { continue }
+            guard evictIdle else { throw LambdaError(.tooManyRequests, "Rate exceeded") }
             let oldest = idle.filter { $0.key.function == function }.flatMap { key, environments in environments.map { (key, $0) } }
                 .min { $0.1.idleSince < $1.1.idleSince }
             guard let (key, victim) = oldest else {
@@ -385,6 +387,7 @@ public actor Engine {
         {
             // Prewarmed environments go first: they are a convenience, idle tenants' are their warm state.
             if evictPooled(function: nil) { continue }
+            guard evictIdle else { throw LambdaError(.tooManyRequests, "Rate exceeded", reason: "ConcurrentInvocationLimitExceeded") }
             let oldest = idle.flatMap { key, environments in environments.map { (key, $0) } }
                 .min { $0.1.idleSince < $1.1.idleSince }
             guard let (key, victim) = oldest else {

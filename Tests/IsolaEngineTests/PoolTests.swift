@@ -72,4 +72,20 @@ struct PoolTests {
         }
         await h.remove()
     }
+
+    @Test func aRefillNeverEvictsATenantsWarmEnvironment() async throws {
+        let h = try await EngineHarness.make(prewarm: 1, step: Self.echo)
+        try await h.createFunction("f", perTenant: true)
+        _ = try await h.plane.putConcurrency(FunctionReference(name: "f"), reserved: 1)
+        // Reserved concurrency 1: at most 2 environments. a's, then the pooled one, which b claims.
+        let a = try await h.invoke("f", tenant: "a")
+        #expect(try await eventually { await h.engine.environmentStates["prewarmed"] == 1 })
+        _ = try await h.invoke("f", tenant: "b")
+        // The refill finds no room and waits: a's warm environment stays.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!h.backend.stoppedSandboxes.contains(a.environmentId))
+        let aAgain = try await h.invoke("f", tenant: "a")
+        #expect(aAgain.environmentId == a.environmentId && !aAgain.coldStart)
+        await h.remove()
+    }
 }
