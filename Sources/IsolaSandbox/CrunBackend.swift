@@ -233,7 +233,9 @@ final class CrunSandbox: SandboxInstance, @unchecked Sendable {
                 _ = try? await ChildProcess.run(backend.crunCommand(["kill", id, "KILL"]))
             }
             _ = await process.wait()
-            _ = try? await ChildProcess.run(backend.crunCommand(["delete", "-f", id]))
+            // At a lower CPU priority: deleting a container (cgroups, mounts) is not urgent, and on a small host it
+            // would otherwise compete with the cold starts of tenants waiting right now.
+            _ = try? await ChildProcess.run(["/usr/bin/nice", "-n", "10"] + backend.crunCommand(["delete", "-f", id]))
             try? FileManager.default.removeItem(at: bundle)
             await backend.scratch.release(volume)
             stopping.fulfil(0)
