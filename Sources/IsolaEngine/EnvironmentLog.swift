@@ -227,7 +227,12 @@ final class EnvironmentLog: Sendable {
 
     static func round(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 
-    static func twoDecimals(_ value: Double) -> String {
+    static func twoDecimals(_ value: Double) -> String { DecimalText.twoDecimals(value) }
+}
+
+/// `12.30`: two decimals without `String(format:)` (which goes through NSString on Linux, on hot paths).
+public enum DecimalText {
+    public static func twoDecimals(_ value: Double) -> String {
         let hundredths = Int((value * 100).rounded())
         let fraction = hundredths % 100
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"

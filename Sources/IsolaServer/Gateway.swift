@@ -60,7 +60,7 @@ struct GatewayResponder: HTTPResponder {
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         logger.info("gateway", metadata: [
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "tenant": "\(tenant ?? "-")",
-            "status": "\(response.status.code)", "ms": "\(EnvironmentLogFormat.twoDecimals(ms))", "request": "\(requestId)",
+            "status": "\(response.status.code)", "ms": "\(DecimalText.twoDecimals(ms))", "request": "\(requestId)",
         ])
         var answered = response
         if let name = HTTPField.Name("x-amzn-RequestId") { answered.headers[name] = requestId }
@@ -147,14 +147,5 @@ struct GatewayContext: RequestContext {
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
-    }
-}
-
-/// Two decimals without `String(format:)`.
-enum EnvironmentLogFormat {
-    static func twoDecimals(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }

@@ -12,10 +12,10 @@ extension LambdaRoutes {
             Route(.post, "isola/v1/routes", "CreateRoute") { request, _ in
                 let input = try request.decode(CreateRouteRequest.self)
                 let record = try await createRoute(input)
-                return try .json(RouteShape(record, endpointPort: nil), status: .created)
+                return try .json(RouteShape(record), status: .created)
             },
             Route(.get, "isola/v1/routes", "ListRoutes") { _, _ in
-                try .json(["Routes": try await routeStore.routes().map { RouteShape($0, endpointPort: nil) }])
+                try .json(["Routes": try await routeStore.routes().map { RouteShape($0) }])
             },
             Route(.delete, "isola/v1/routes/{R}", "DeleteRoute") { _, p in
                 let id = p["{R}"] ?? ""
@@ -83,7 +83,7 @@ struct RouteShape: Encodable {
     var qualifier: String?
     var tenantSources: [String]
 
-    init(_ record: GatewayRouteRecord, endpointPort: Int?) {
+    init(_ record: GatewayRouteRecord) {
         routeId = record.id
         routeKey = record.routeKey
         functionName = record.functionName
