@@ -31,7 +31,8 @@ final class EnvironmentLog: Sendable {
     /// What this invocation printed, for its log tail.
     let tail = OutputCollector()
     private let partialLines = Mutex<[SandboxStream: [UInt8]]>([:])
-    private let frames = Mutex<[UInt8]>([])
+    /// The telemetry pipe's parse state: bytes of an incomplete frame, and how much of an over-long one to skip.
+    private let frames = Mutex<(buffer: [UInt8], skipping: Int)>(([], 0))
 
     /// The largest event CloudWatch stores (256 KB less its 26-byte overhead); longer messages are cut.
     static let maxEventBytes = 262_118
@@ -82,29 +83,46 @@ final class EnvironmentLog: Sendable {
     }
 
     /// `| type (4, 0xa55a00xx) | length (4) | timestamp µs (8) | message |`, big-endian. Bytes that do not start a
-    /// frame (a runtime writing its own garbage) are skipped up to the next frame's magic.
+    /// frame (a runtime writing its own garbage) are skipped up to the next frame's magic. At most one event's worth
+    /// of a frame is held: a longer message is cut to `maxEventBytes` and the rest skipped as it arrives, so a
+    /// runtime announcing huge frames cannot make the host buffer them.
     private func telemetry(_ bytes: [UInt8]) {
-        let records: [(Int64, String)] = frames.withLock { buffer in
-            buffer += bytes
+        let records: [(Int64, String)] = frames.withLock { state in
             var out: [(Int64, String)] = []
-            while buffer.count >= 16 {
-                guard buffer[0] == 0xA5, buffer[1] == 0x5A else {
-                    let next = buffer.indices.dropFirst().first { buffer[$0] == 0xA5 && $0 + 1 < buffer.count && buffer[$0 + 1] == 0x5A }
-                    buffer.removeFirst(next ?? buffer.count)
+            var input = bytes[...]
+            while !input.isEmpty {
+                if state.skipping > 0 {
+                    let skipped = min(state.skipping, input.count)
+                    state.skipping -= skipped
+                    input = input.dropFirst(skipped)
                     continue
                 }
-                let length = buffer[4..<8].reduce(0) { $0 << 8 | Int($1) }
-                let micros = buffer[8..<16].reduce(Int64(0)) { $0 << 8 | Int64($1) }
-                guard length <= 8 * 1024 * 1024 else {
-                    buffer.removeFirst(2)  // not a plausible frame: resynchronize
-                    continue
+                state.buffer += input
+                input = []
+                while state.buffer.count >= 16 {
+                    let buffer = state.buffer
+                    guard buffer[0] == 0xA5, buffer[1] == 0x5A else {
+                        let next = buffer.indices.dropFirst().first { buffer[$0] == 0xA5 && $0 + 1 < buffer.count && buffer[$0 + 1] == 0x5A }
+                        state.buffer.removeFirst(next ?? buffer.count)
+                        continue
+                    }
+                    let length = buffer[4..<8].reduce(0) { $0 << 8 | Int($1) }
+                    let micros = buffer[8..<16].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+                    let kept = min(length, Self.maxEventBytes)
+                    guard buffer.count >= 16 + kept else { break }
+                    var text = String(decoding: buffer[16..<16 + kept], as: UTF8.self)
+                    if !text.hasSuffix("\n") { text += "\n" }
+                    out.append((micros / 1000, text))
+                    // What is already here of the cut part goes now; the rest is skipped as it arrives.
+                    let present = min(length, buffer.count - 16)
+                    state.buffer.removeFirst(16 + present)
+                    state.skipping = length - present
+                    if state.skipping > 0 {
+                        input = state.buffer[...]
+                        state.buffer = []
+                        break
+                    }
                 }
-                guard buffer.count >= 16 + length else { break }
-                let message = Array(buffer[16..<16 + length].prefix(Self.maxEventBytes))
-                buffer.removeFirst(16 + length)
-                var text = String(decoding: message, as: UTF8.self)
-                if !text.hasSuffix("\n") { text += "\n" }
-                out.append((micros / 1000, text))
             }
             return out
         }
