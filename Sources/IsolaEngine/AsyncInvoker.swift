@@ -165,7 +165,7 @@ public actor AsyncInvoker {
     private func reschedule(_ event: inout QueuedEvent, after delay: Duration, uncount: Bool, errorType: String) async {
         if uncount { event.attempts = max(0, event.attempts - 1) }
         event.lastErrorType = errorType
-        event.notBefore = now().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+        event.notBefore = now().addingTimeInterval(delay.inSeconds)
         do {
             try await queue.update(event)
         } catch {

@@ -475,7 +475,7 @@ public actor Engine {
     }
 
     func render(_ outcome: InvocationOutcome, input: InvocationInput, configuration: FunctionConfiguration, environment: Environment, measured: Measurements, coldStart: Bool) -> InvocationResult {
-        let durationMs = Double(measured.duration.components.seconds) * 1000 + Double(measured.duration.components.attoseconds) / 1e15
+        let durationMs = measured.duration.inMilliseconds
         let payload: Data
         let kind: InvocationResult.Kind
         switch outcome {
@@ -563,8 +563,8 @@ enum ReportLine {
 
     /// `REPORT RequestId: ...\tDuration: ...` as Lambda writes it (billed duration includes a cold start's init).
     static func report(requestId: String, durationMs: Double, memoryMB: Int, maxMemoryMB: Int, initDurationMs: Double?, errorType: String?) -> String {
-        var report = "REPORT RequestId: \(requestId)\tDuration: \(EnvironmentLog.twoDecimals(durationMs)) ms\tBilled Duration: \(Int(durationMs.rounded(.up)) + Int((initDurationMs ?? 0).rounded(.up))) ms\tMemory Size: \(memoryMB) MB\tMax Memory Used: \(maxMemoryMB) MB\t"
-        if let initDurationMs { report += "Init Duration: \(EnvironmentLog.twoDecimals(initDurationMs)) ms\t" }
+        var report = "REPORT RequestId: \(requestId)\tDuration: \(DecimalText.twoDecimals(durationMs)) ms\tBilled Duration: \(Int(durationMs.rounded(.up)) + Int((initDurationMs ?? 0).rounded(.up))) ms\tMemory Size: \(memoryMB) MB\tMax Memory Used: \(maxMemoryMB) MB\t"
+        if let initDurationMs { report += "Init Duration: \(DecimalText.twoDecimals(initDurationMs)) ms\t" }
         if let errorType { report += errorType == "Sandbox.Timedout" ? "Status: timeout" : "Status: error\tError Type: \(errorType)" }
         return report
     }

@@ -34,7 +34,7 @@ public final class EngineMetrics: Sendable {
                 cache[function] = timer
                 return timer
             }
-            timer.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+            timer.recordNanoseconds(Int64(duration.inSeconds * 1e9))
         }
     }
 

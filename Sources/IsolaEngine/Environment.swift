@@ -171,7 +171,7 @@ final class Environment: Sendable {
             return result
         }
         let elapsed = ContinuousClock.now - started
-        let initMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let initMs = elapsed.inMilliseconds
         state.withLock { $0.initDurationMs = initMs }
         switch outcome {
         case nil: log.initDone(durationMs: initMs, status: "success", errorType: nil)
@@ -184,7 +184,7 @@ final class Environment: Sendable {
             return outcome
         }
         phases.mark("runtime")
-        logger.debug("environment ready", metadata: ["init_ms": "\(EnvironmentLog.twoDecimals(initMs))", "phases_ms": "\(phases.summary)"])
+        logger.debug("environment ready", metadata: ["init_ms": "\(DecimalText.twoDecimals(initMs))", "phases_ms": "\(phases.summary)"])
         return nil
     }
 
@@ -222,7 +222,7 @@ final class Environment: Sendable {
 
     private nonisolated(nonsending) func run(_ input: InvocationInput, timeoutSeconds: Int, budget: Duration) async -> InvocationOutcome {
         _ = collector.take()
-        let budgetSeconds = Double(budget.components.seconds) + Double(budget.components.attoseconds) / 1e18
+        let budgetSeconds = budget.inSeconds
         let assignment = Assignment(input: input, deadline: Date().addingTimeInterval(budgetSeconds), latch: Latch())
         let event = Self.eventResponse(assignment)
         let taken: (accepted: Bool, parked: RuntimeAPIResponder?, timerLoop: (any EventLoop)?) = state.withLock {
@@ -353,13 +353,12 @@ final class InitPhases: Sendable {
     init(started: ContinuousClock.Instant) { self.started = started }
 
     func mark(_ name: String) {
-        let elapsed = ContinuousClock.now - started
-        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let ms = (ContinuousClock.now - started).inMilliseconds
         marks.withLock { $0.append((name, ms)) }
     }
 
     /// `spawned=3.10 agent=21.40 runtime=44.90`
-    var summary: String { marks.withLock { $0.map { "\($0.0)=\(EnvironmentLog.twoDecimals($0.1))" }.joined(separator: " ") } }
+    var summary: String { marks.withLock { $0.map { "\($0.0)=\(DecimalText.twoDecimals($0.1))" }.joined(separator: " ") } }
 }
 
 /// X-Ray-style trace ids for `Lambda-Runtime-Trace-Id` (runtimes copy it into `_X_AMZN_TRACE_ID`).

@@ -176,7 +176,7 @@ final class EnvironmentLog: Sendable {
                 return [Self.json("platform.initRuntimeDone", done), Self.json("platform.initReport", report)]
             }
         } else if status != "success" {
-            platform { ["INIT_REPORT Init Duration: \(Self.twoDecimals(durationMs)) ms\tPhase: init\tStatus: \(status)\(errorType.map { "\tError Type: \($0)" } ?? "")\n"] }
+            platform { ["INIT_REPORT Init Duration: \(DecimalText.twoDecimals(durationMs)) ms\tPhase: init\tStatus: \(status)\(errorType.map { "\tError Type: \($0)" } ?? "")\n"] }
         }
     }
 
@@ -245,7 +245,6 @@ final class EnvironmentLog: Sendable {
 
     static func round(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 
-    static func twoDecimals(_ value: Double) -> String { DecimalText.twoDecimals(value) }
 }
 
 /// `12.30`: two decimals without `String(format:)` (which goes through NSString on Linux, on hot paths).

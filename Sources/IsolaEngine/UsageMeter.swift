@@ -105,7 +105,7 @@ public final class UsageMeter: Sendable {
     public func report(function: String?, tenant: String?, since: Date?, until: Date?, prices: PriceTable) async throws -> [UsageRow] {
         await flush()
         let rows = try await store.usage(
-            function: function, tenant: tenant.map { $0 }, sinceHour: since.map(Self.hour), untilHour: until.map { Self.hour($0.addingTimeInterval(3599)) }
+            function: function, tenant: tenant, sinceHour: since.map(Self.hour), untilHour: until.map { Self.hour($0.addingTimeInterval(3599)) }
         )
         return rows.map { UsageRow(function: $0.function, tenant: $0.tenant.isEmpty ? nil : $0.tenant, counters: $0.counters, prices: prices) }
             .sorted { ($0.totalChargeUsd, $0.function, $0.tenant ?? "") > ($1.totalChargeUsd, $1.function, $1.tenant ?? "") }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import IsolaEngine
 import IsolaLogs
 import LambdaAPI
 import Logging
@@ -47,7 +48,7 @@ struct APIResponder: HTTPResponder {
         headers[.contentLength] = String(response.body.count)
         log.debug("request", metadata: [
             "operation": "\(operation)", "status": "\(response.status.code)",
-            "ms": "\(String(format: "%.2f", Double((ContinuousClock.now - started).components.attoseconds) / 1e15))",
+            "ms": "\(DecimalText.twoDecimals((ContinuousClock.now - started).inMilliseconds))",
         ])
         return Response(status: response.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
     }

@@ -57,10 +57,9 @@ struct GatewayResponder: HTTPResponder {
         var tenant: String?
         let response = await handle(request, context: context, requestId: requestId, tenant: &tenant)
         let elapsed = ContinuousClock.now - started
-        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         logger.info("gateway", metadata: [
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "tenant": "\(tenant ?? "-")",
-            "status": "\(response.status.code)", "ms": "\(DecimalText.twoDecimals(ms))", "request": "\(requestId)",
+            "status": "\(response.status.code)", "ms": "\(DecimalText.twoDecimals(elapsed.inMilliseconds))", "request": "\(requestId)",
         ])
         var answered = response
         if let name = HTTPField.Name("x-amzn-RequestId") { answered.headers[name] = requestId }

@@ -166,8 +166,7 @@ public struct IsolaServer: Sendable {
         }
         if let asyncInvoker { registry.makeGauge(name: "isola_async_queue_depth").set(Double(await asyncInvoker.queuedCount())) }
         registry.makeGauge(name: "isola_log_events_pending").set(Double(logWriter.pending))
-        let lag = logWriter.lag.components
-        registry.makeGauge(name: "isola_log_write_lag_seconds").set(Double(lag.seconds) + Double(lag.attoseconds) / 1e18)
+        registry.makeGauge(name: "isola_log_write_lag_seconds").set(logWriter.lag.inSeconds)
         return registry.emitToBuffer()
     }
 
