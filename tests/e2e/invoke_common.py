@@ -46,3 +46,7 @@ def expect_client_error(call, status, code, message=None):
     return got
 
 
+def isola(*args, timeout=60):
+    """Runs the `isola` client CLI with the dummy keys; returns the CompletedProcess."""
+    import subprocess
+    return subprocess.run([str(s.ISOLA_BIN), *args], capture_output=True, text=True, env={**s.cli_env(), "PATH": "/usr/bin:/bin"}, timeout=timeout)

@@ -14,7 +14,7 @@ import pytest
 
 import e2e_support as s
 import sandbox_support as sb
-from invoke_common import name  # noqa: F401  (fixture)
+from invoke_common import isola, lam, name, server  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 MISSING = b'{"message": "The invoked function is enabled with tenancy configuration. Add a valid tenant ID in your request and try again."}'
@@ -36,17 +36,6 @@ def handler(event, context):
     return {"statusCode": 200, "headers": {"X-Echo": "yes"}, "multiValueHeaders": {"X-Multi": ["a", "b"]},
             "body": json.dumps({"tenant": context.tenant_id, "event": event})}
 """
-
-
-@pytest.fixture(scope="module")
-def server():
-    with sb.running_server("isola-gateway-") as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def lam(server):
-    return sb.client(server)
 
 
 def gateway(server, method, path, headers=None, body=b"", host=None):
@@ -197,9 +186,6 @@ def test_each_error_mapping(server, lam, name):
 # --------------------------------------------------------------------------------------------------
 # Routes API and CLI, and the example
 
-
-def isola(*args):
-    return subprocess.run([str(s.ISOLA_BIN), *args], capture_output=True, text=True, env={**s.cli_env(), "PATH": "/usr/bin:/bin"}, timeout=60)
 
 
 def test_routes_api_and_cli(server, lam, name):

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 import e2e_support as s
 import sandbox_support as sb
-from invoke_common import cli, name  # noqa: F401  (fixtures)
+from invoke_common import cli, isola, lam, name, server  # noqa: F401  (fixtures)
 
 HANDLER = """
 import logging
@@ -31,17 +31,6 @@ def handler(event, context):
 
 # These tests count environments exactly; prewarmed ones (test_prewarm.py) would add one.
 NO_POOL = {"isola:prewarm": "0"}
-
-
-@pytest.fixture(scope="module")
-def server():
-    with sb.running_server("isola-logs-") as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def lam(server):
-    return sb.client(server)
 
 
 @pytest.fixture(scope="module")
@@ -183,10 +172,6 @@ def test_logs_api_errors(logs, name):
         logs.delete_log_group(logGroupName=group)
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
-
-def isola(*args, timeout=60):
-    import subprocess
-    return subprocess.run([str(s.ISOLA_BIN), *args], capture_output=True, text=True, env={**s.cli_env(), "PATH": "/usr/bin:/bin"}, timeout=timeout)
 
 
 def test_isola_logs_shows_one_tenants_lines_and_follows(lam, logs, server, name):

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import base64
 import re
-import subprocess
 
 import pytest
 
 import e2e_support as s
 import sandbox_support as sb
-from invoke_common import name  # noqa: F401  (fixture)
+from invoke_common import isola, lam, name, server  # noqa: F401  (fixtures)
 
 REQUESTS_PER_MILLION = 0.20
 GB_SECOND = 0.0000166667
 ISOLATION_PER_GB = 0.000167
-
-
-@pytest.fixture(scope="module")
-def server():
-    with sb.running_server("isola-usage-") as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def lam(server):
-    return sb.client(server)
 
 
 def usage(server, **query):
@@ -68,9 +56,7 @@ def test_twenty_tenants_twenty_rows_priced_by_hand(server, lam, name):
     assert totals == sorted(totals, reverse=True), "most expensive first"
     assert [row["tenant"] for row in usage(server, function=name, tenant="7")["usage"]] == ["7"]
     # The CLI's table: a header and one row per tenant.
-    env = {**s.cli_env(), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([str(s.ISOLA_BIN), "usage", "--endpoint", server.endpoint, "--function-name", name],
-                         capture_output=True, text=True, env=env, timeout=60)
+    out = isola("usage", "--endpoint", server.endpoint, "--function-name", name)
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stdout.splitlines() if line.startswith(name)]
     assert len(lines) == 20 and out.stdout.startswith("FUNCTION"), out.stdout
