@@ -101,6 +101,9 @@ let package = Package(
             dependencies: [
                 "LambdaAPI", "IsolaStore", "IsolaControlPlane", "IsolaEngine", "IsolaSandbox", "IsolaLogs", "IsolaGateway", "AWSSigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -148,6 +151,7 @@ let package = Package(
             dependencies: [
                 "IsolaServer", "IsolaStore", "IsolaControlPlane", "AWSSigV4", "LambdaAPI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

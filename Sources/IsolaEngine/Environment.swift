@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import IsolaSandbox
+import LambdaAPI
 import Logging
 
 /// Which environments may serve an invocation: never one of another tenant, never one of another revision.
@@ -363,10 +364,10 @@ final class InitPhases: Sendable {
 
 /// X-Ray-style trace ids for `Lambda-Runtime-Trace-Id` (runtimes copy it into `_X_AMZN_TRACE_ID`).
 enum TraceID {
-    /// One draw of 160 random bits (each `random(in:)` call is a getrandom(2) system call on Linux).
+    /// 160 random bits from the shared block of kernel randomness (no system call per draw).
     static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let a = generator.next() as UInt64, b = generator.next() as UInt64, c = generator.next() as UInt64
+        let source = RandomBytes.shared
+        let a = source.next(), b = source.next(), c = source.next()
         let time = String(UInt64(Date().timeIntervalSince1970), radix: 16)
         let random = hex(a, digits: 16) + hex(b >> 32, digits: 8)
         return "Root=1-\(time)-\(random);Parent=\(hex(c, digits: 16));Sampled=0"

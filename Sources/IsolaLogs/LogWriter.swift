@@ -22,11 +22,14 @@ public final class LogWriter: Sendable {
     private let oldest = Mutex<ContinuousClock.Instant?>(nil)
     /// Events dropped because the buffer was full (the store could not keep up); reported in the server log.
     private let dropped = Atomic<Int>(0)
-    /// Most bytes of messages held in memory (64 MB); beyond it new events are dropped and counted, never blocking
+    /// Most bytes of messages held in memory (16 MB); beyond it new events are dropped and counted, never blocking
     /// a function: a runtime printing faster than the store writes loses its own lines, not the host's memory.
+    /// (64 MB at first: a release build reads a 64 MB stdout flood in under a second, faster than the 200 ms
+    /// batches drain, and the server's resident memory grew by about 50 MB. The store writes well over 16 MB
+    /// per interval, so only floods lose lines.)
     let capacity: Int
 
-    public init(store: any LogStore, interval: Duration = .milliseconds(200), batchSize: Int = 2_000, capacity: Int = 64 * 1_048_576, logger: Logger) {
+    public init(store: any LogStore, interval: Duration = .milliseconds(200), batchSize: Int = 2_000, capacity: Int = 16 * 1_048_576, logger: Logger) {
         self.store = store
         self.interval = interval
         self.batchSize = batchSize

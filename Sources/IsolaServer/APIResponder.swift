@@ -25,46 +25,58 @@ struct APIResponder: HTTPResponder {
     let clock: @Sendable () -> Date
     let logger: Logger
 
+    /// Hummingbird's entry (the in-process test client drives it); the API port itself is served by APIHTTPServer.
     func respond(to request: Request, context: Context) async throws -> Response {
-        let requestId = UUID().uuidString.lowercased()
+        var body = Data()
+        var tooLarge = false
+        var request = request
+        do {
+            body = Data(try await request.collectBody(upTo: Self.bodyLimit).readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            tooLarge = true
+        } catch is NIOTooManyBytesError {
+            tooLarge = true
+        }
+        let answer = await respond(
+            method: request.method, target: request.head.path ?? "/", authority: request.head.authority, headers: request.headers,
+            body: tooLarge ? nil : body
+        )
+        return Response(status: answer.status, headers: answer.headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+
+    /// The largest request body the API takes (CreateFunction's limit); beyond it, AWS's RequestTooLargeException.
+    static let bodyLimit = Limits.createFunctionRequestBytes
+
+    /// One request, whatever carried it: `body` nil means it exceeded `bodyLimit` (and was discarded). The answer
+    /// always has a content type, a length and `x-amzn-RequestId`.
+    func respond(method: HTTPRequest.Method, target: String, authority: String?, headers: HTTPFields, body: Data?) async -> APIResponse {
+        let requestId = RequestID.make()
         let started = ContinuousClock.now
-        var log = logger
-        log[metadataKey: "request"] = "\(requestId)"
         var response: APIResponse
         var operation = "-"
         do {
-            let body = try await collect(request)
-            let api = APIRequest(method: request.method, target: request.head.path ?? "/", authority: request.head.authority, headers: request.headers, body: body, requestId: requestId)
+            guard let body else { throw LambdaError.requestTooLarge(limit: Self.bodyLimit, operation: "CreateFunction") }
+            let api = APIRequest(method: method, target: target, authority: authority, headers: headers, body: body, requestId: requestId)
             (operation, response) = try await dispatch(api)
         } catch let error as LambdaError {
             response = .error(error)
         } catch {
-            log.error("internal error", metadata: ["operation": "\(operation)", "error": "\(error)"])
+            logger.error("internal error", metadata: ["request": "\(requestId)", "operation": "\(operation)", "error": "\(error)"])
             response = .error(LambdaError(.service, "Isola hit an internal error (request \(requestId)); the server log has the details."))
         }
-        var headers = response.headers
-        headers[.contentType] = headers[.contentType] ?? "application/json"
-        if let name = HTTPField.Name("x-amzn-RequestId") { headers[name] = requestId }
-        headers[.contentLength] = String(response.body.count)
-        log.debug("request", metadata: [
-            "operation": "\(operation)", "status": "\(response.status.code)",
-            "ms": "\(DecimalText.twoDecimals((ContinuousClock.now - started).inMilliseconds))",
-        ])
-        return Response(status: response.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+        response.headers[.contentType] = response.headers[.contentType] ?? "application/json"
+        if let name = Self.requestIdField { response.headers[name] = requestId }
+        response.headers[.contentLength] = String(response.body.count)
+        if logger.logLevel <= .debug {
+            logger.debug("request", metadata: [
+                "request": "\(requestId)", "operation": "\(operation)", "status": "\(response.status.code)",
+                "ms": "\(DecimalText.twoDecimals((ContinuousClock.now - started).inMilliseconds))",
+            ])
+        }
+        return response
     }
 
-    func collect(_ request: Request) async throws -> Data {
-        let limit = Limits.createFunctionRequestBytes
-        var request = request
-        do {
-            let buffer = try await request.collectBody(upTo: limit)
-            return Data(buffer.readableBytesView)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw LambdaError.requestTooLarge(limit: limit, operation: "CreateFunction")
-        } catch is NIOTooManyBytesError {
-            throw LambdaError.requestTooLarge(limit: limit, operation: "CreateFunction")
-        }
-    }
+    static let requestIdField = HTTPField.Name("x-amzn-RequestId")
 
     func dispatch(_ request: APIRequest) async throws -> (String, APIResponse) {
         // Unauthenticated by design: liveness, and code downloads that carry their own signature.

@@ -53,7 +53,7 @@ struct GatewayResponder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
-        let requestId = UUID().uuidString.lowercased()
+        let requestId = RequestID.make()
         var tenant: String?
         let response = await handle(request, context: context, requestId: requestId, tenant: &tenant)
         let elapsed = ContinuousClock.now - started

@@ -204,7 +204,8 @@ public struct IsolaServer: Sendable {
         return Dictionary(profiles.values.map { ($0.accessKeyId, $0.secretAccessKey) }, uniquingKeysWith: { _, last in last })
     }
 
-    /// The Hummingbird application of the API port.
+    /// The API port as a Hummingbird application: what the in-process test client drives. `run()` serves the
+    /// port itself with APIHTTPService (same responder, leaner transport).
     public func apiApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             responder: apiResponder,
@@ -212,6 +213,11 @@ public struct IsolaServer: Sendable {
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+    }
+
+    /// The API port's service (`run()` serves it): NIO's HTTP/1.1 codec in front of the same responder.
+    public func apiService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+        APIHTTPService(host: configuration.host, port: configuration.port, responder: apiResponder, onRunning: onRunning, logger: logger)
     }
 
     /// The gateway port: API Gateway's Lambda proxy integration for the stored routes (`/isola/v1/routes`); a
@@ -229,7 +235,7 @@ public struct IsolaServer: Sendable {
     public func run() async throws {
         let logger = self.logger
         let configuration = self.configuration
-        let api = apiApplication { port in
+        let api = apiService { port in
             logger.notice("Lambda API listening", metadata: [
                 "endpoint": "http://\(configuration.host):\(port)", "event-loops": "\(NIOSingletons.groupLoopCountSuggestion)",
             ])

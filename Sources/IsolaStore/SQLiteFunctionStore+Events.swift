@@ -70,13 +70,16 @@ extension SQLiteFunctionStore: AsyncEventQueue {
 
     public func due(at now: Date, limit: Int, excluding: Set<String>) async throws -> [QueuedEvent] {
         // Reads the due ones in order and skips those in progress here: few are ever in progress at once.
-        let rows = try await pool.read { db in
+        // Rows are turned into events inside the closure: a Sendable result selects GRDB's asynchronous read. (With
+        // [Row] the synchronous overload was chosen, which blocked the event loop waiting for a reader while the
+        // asynchronous reads holding every reader waited for that loop to resume them: a deadlock.)
+        let events = try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM async_events WHERE not_before <= ? ORDER BY not_before, enqueued_at LIMIT ?",
                 arguments: [now.timeIntervalSince1970, limit + excluding.count]
-            )
+            ).map(Self.queuedEvent)
         }
-        return Array(rows.map(Self.queuedEvent).filter { !excluding.contains($0.id) }.prefix(limit))
+        return Array(events.filter { !excluding.contains($0.id) }.prefix(limit))
     }
 
     public func nextDue() async throws -> Date? {
