@@ -267,7 +267,7 @@ def function_zip():
 
 
 class Isola:
-    def __init__(self, binary, runtime_dir, keep_alive, workdir, label, create=True, prewarm=0):
+    def __init__(self, binary, runtime_dir, keep_alive, workdir, label, create=True, prewarm=0, extra_args=()):
         self.data_dir = os.path.join(workdir, f"data-{label}")
         self.port = free_port()
         self.log_path = os.path.join(workdir, f"isola-{label}.log")
@@ -277,7 +277,7 @@ class Isola:
         if keep_alive is not None:
             command += ["--keep-alive", str(keep_alive)]
         # No prewarmed environments unless asked: the cold-start figures are of a real cold start.
-        command += ["--prewarm", str(prewarm)]
+        command += ["--prewarm", str(prewarm)] + list(extra_args)
         self.command = command
         self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         wait_ready(self.port, self.proc, "isola serve")

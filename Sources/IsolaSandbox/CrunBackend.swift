@@ -29,6 +29,13 @@ public final class CrunBackend: SandboxBackend {
     /// start, after the start-up sweep (which kills whatever runs in this server's cgroups, a crashed run's helper too).
     private let attachWarmer = Mutex<AttachWarmer?>(nil)
     private let warmsAttaches: Bool
+    /// Hybrid hosts: the private mount namespace crun runs in, kept by one idle process (see MountNamespaceHolder).
+    /// Made at the first crun call, so a server that never runs a sandbox mounts nothing; if it cannot start, each
+    /// crun call builds the namespace itself (the wrapper in `crunCommand`).
+    private let mountNamespace = Mutex<MountNamespaceState>(.notStarted)
+    enum MountNamespaceState {
+        case notStarted, running(MountNamespaceHolder), unavailable
+    }
 
     /// `instance` names this server's cgroup subtree: letters, digits and `-` (the server uses a hash of its data directory).
     public init(stateDirectory: URL, sharedDirectory: URL, agent: URL, instance: String, logger: Logger) throws {
@@ -62,20 +69,48 @@ public final class CrunBackend: SandboxBackend {
         emptyControllers = stateDirectory.appendingPathComponent("empty-cgroup-controllers")
         if !fm.fileExists(atPath: emptyControllers.path) { _ = fm.createFile(atPath: emptyControllers.path, contents: nil) }
         seccompBPF = try SeccompProfile.compileBPF().base64EncodedString()
-        scratch = try ScratchVolumes(directory: stateDirectory.appendingPathComponent("scratch"), logger: logger)
+        scratch = try ScratchVolumes(directory: stateDirectory.appendingPathComponent("scratch"), sharesMounts: layout == .hybrid, logger: logger)
         warmsAttaches = layout != .v2 && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids")
-        summary = "crun at \(crun), \(layout.rawValue), seccomp BPF precompiled\(warmsAttaches ? ", v1 attach path kept warm while sandboxes start" : "")"
+        summary = "crun at \(crun), \(layout.rawValue), seccomp BPF precompiled\(layout == .hybrid ? ", that namespace kept by a holder process" : "")\(warmsAttaches ? ", v1 attach path kept warm while sandboxes start" : "")"
     }
 
     /// crun's command line, wrapped for hybrid hosts.
     func crunCommand(_ arguments: [String]) -> [String] {
         let base = [crun, "--root", stateDirectory.appendingPathComponent("crun").path] + arguments
         guard layout == .hybrid else { return base }
+        if let holder = mountNamespaceHolder() { return holder.wrap(base) }
         let quoted = base.map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
         return [
             "/usr/bin/unshare", "--mount", "--propagation", "slave", "/bin/sh", "-c",
             "mount --bind '\(emptyControllers.path)' /sys/fs/cgroup/unified/cgroup.controllers && exec \(quoted)",
         ]
+    }
+
+    /// The holder of crun's mount namespace, started on first use (hybrid hosts); nil when it cannot run.
+    private func mountNamespaceHolder() -> MountNamespaceHolder? {
+        mountNamespace.withLock { state in
+            switch state {
+            case .running(let holder):
+                if holder.isIntact { return holder }
+                holder.abandon()
+                logger.warning("crun's mount namespace holder exited; starting another")
+            case .unavailable:
+                return nil
+            case .notStarted:
+                break
+            }
+            do {
+                // Volumes mounted after the holder starts must show inside its namespace.
+                try ScratchVolumes.shareFolder(scratch.directory)
+                let holder = try MountNamespaceHolder(emptyControllers: emptyControllers)
+                state = .running(holder)
+                return holder
+            } catch {
+                logger.warning("crun's mount namespace will be built for every call (about 2 ms more each)", metadata: ["reason": "\(error)"])
+                state = .unavailable
+                return nil
+            }
+        }
     }
 
     public func start(_ spec: SandboxSpec, output: @escaping @Sendable (SandboxStream, [UInt8]) -> Void) async throws -> any SandboxInstance {
@@ -124,6 +159,13 @@ public final class CrunBackend: SandboxBackend {
     public func shutdown() async {
         await attachWarmer.withLock { warmer in defer { warmer = nil }; return warmer }?.stop()
         await scratch.drain()
+        let holder: MountNamespaceHolder? = mountNamespace.withLock { state in
+            defer { state = .unavailable }
+            if case .running(let holder) = state { return holder }
+            return nil
+        }
+        if let holder { await holder.stop() }
+        ScratchVolumes.unshareFolder(scratch.directory)
         // The shared root (read-only binds of files only, nothing mounted in it) and its folder, if now empty.
         try? FileManager.default.removeItem(at: sharedDirectory)
         rmdir(sharedDirectory.deletingLastPathComponent().path)
@@ -147,7 +189,7 @@ public final class CrunBackend: SandboxBackend {
         for cgroupRoot in ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"] {
             let parent = "\(cgroupRoot)\(cgroupParent)"
             for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
-                let procs = (try? String(contentsOfFile: "\(parent)/\(child)/cgroup.procs", encoding: .utf8)) ?? ""
+                let procs = KernelFile.read("\(parent)/\(child)/cgroup.procs") ?? ""
                 for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) where pid > 1 { kill(pid, SIGKILL) }
             }
         }

@@ -12,7 +12,7 @@ public enum CgroupLayout: String, Sendable {
 }
 
 public enum HostProbe {
-    public static func cgroupLayout(mountInfo: String? = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) -> CgroupLayout {
+    public static func cgroupLayout(mountInfo: String? = KernelFile.read("/proc/self/mountinfo")) -> CgroupLayout {
         let types = mountTypes(mountInfo ?? "")
         if types["/sys/fs/cgroup"] == "cgroup2" { return .v2 }
         if types["/sys/fs/cgroup/unified"] == "cgroup2" { return .hybrid }

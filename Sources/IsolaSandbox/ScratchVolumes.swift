@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Each sandbox's `/tmp`: a loop-mounted ext4 image of the function's EphemeralStorage size, on disk.
 ///
@@ -22,9 +23,13 @@ actor ScratchVolumes {
     private var refills: [Int: Task<Void, Never>] = [:]
     private let logger: Logger
 
-    init(directory: URL, poolTarget: Int = 2, logger: Logger) throws {
+    /// Hybrid hosts: the folder is made a shared mount before the first volume is mounted in it (`shareFolder`).
+    let sharesMounts: Bool
+
+    init(directory: URL, poolTarget: Int = 2, sharesMounts: Bool = false, logger: Logger) throws {
         self.directory = directory
         self.poolTarget = poolTarget
+        self.sharesMounts = sharesMounts
         self.logger = logger
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
@@ -37,7 +42,7 @@ actor ScratchVolumes {
             pool[sizeMB] = ready
             return volume
         }
-        return try await Self.prepare(sizeMB: sizeMB, in: directory)
+        return try await Self.prepare(sizeMB: sizeMB, in: directory, share: sharesMounts)
     }
 
     func release(_ volume: Volume) async {
@@ -50,7 +55,7 @@ actor ScratchVolumes {
         refills[sizeMB] = Task {
             while (pool[sizeMB]?.count ?? 0) < poolTarget, !Task.isCancelled {
                 do {
-                    let volume = try await Self.prepare(sizeMB: sizeMB, in: directory)
+                    let volume = try await Self.prepare(sizeMB: sizeMB, in: directory, share: sharesMounts)
                     pool[sizeMB, default: []].append(volume)
                 } catch {
                     logger.warning("cannot prepare a /tmp volume ahead", metadata: ["error": "\(error)"])
@@ -58,6 +63,42 @@ actor ScratchVolumes {
                 }
             }
             refills[sizeMB] = nil
+        }
+    }
+
+    /// Makes the folder a shared mount point of its own (a bind onto itself), so that volumes mounted in it later
+    /// also appear in mount namespaces copied from this one with slave propagation: the namespace crun runs in
+    /// on hybrid hosts (MountNamespaceHolder) is made once, before most volumes exist, and this host's mounts are
+    /// private. Idempotent: a bind a crashed run left is reused. `unshareFolder()` undoes it at shutdown.
+    /// Must run before any volume is mounted in the folder (a bind onto itself would hide those): volumes call it
+    /// before their mount, and the holder before it starts. One caller at a time, so binds never stack.
+    nonisolated static func shareFolder(_ directory: URL) throws {
+        try sharing.withLock { _ in
+            if !isMountPoint(directory.path) {
+                guard mount(directory.path, directory.path, nil, UInt(MS_BIND), nil) == 0 else {
+                    throw SandboxError("cannot bind the /tmp volume folder onto itself: errno \(errno)")
+                }
+            }
+            guard mount("none", directory.path, nil, UInt(MS_SHARED), nil) == 0 else {
+                throw SandboxError("cannot make the /tmp volume folder a shared mount: errno \(errno)")
+            }
+        }
+    }
+
+    private static let sharing = Mutex<Void>(())
+
+    nonisolated static func unshareFolder(_ directory: URL) {
+        sharing.withLock { _ in
+            if isMountPoint(directory.path) { _ = umount2(directory.path, Int32(MNT_DETACH)) }
+        }
+    }
+
+    /// Whether `path` is itself a mount point in this mount namespace (per /proc/self/mountinfo's fifth field).
+    nonisolated static func isMountPoint(_ path: String) -> Bool {
+        guard let table = KernelFile.read("/proc/self/mountinfo") else { return false }
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ", maxSplits: 5)
+            return fields.count > 4 && fields[4] == path
         }
     }
 
@@ -79,7 +120,7 @@ actor ScratchVolumes {
         return names.filter { $0.hasSuffix(".img") }.count
     }
 
-    static func prepare(sizeMB: Int, in directory: URL) async throws -> Volume {
+    static func prepare(sizeMB: Int, in directory: URL, share: Bool = false) async throws -> Volume {
         let id = UUID().uuidString.lowercased()
         let image = directory.appendingPathComponent("\(id).img")
         let mountPoint = directory.appendingPathComponent(id)
@@ -94,6 +135,7 @@ actor ScratchVolumes {
             let format = try await ChildProcess.run(["/usr/sbin/mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal,^resize_inode", "-i", "65536", image.path])
             guard format.status == 0 else { throw SandboxError("mkfs.ext4 failed: \(format.output)") }
             try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: false)
+            if share { try shareFolder(directory) }
             let mount = try await ChildProcess.run(["/usr/bin/mount", "-o", "loop,nosuid,nodev", image.path, mountPoint.path])
             guard mount.status == 0 else { throw SandboxError("mounting the /tmp image failed: \(mount.output)") }
             // lost+found belongs to no one in the sandbox; /tmp is world-writable with the sticky bit, as usual.

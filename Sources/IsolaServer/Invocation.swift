@@ -41,7 +41,7 @@ public struct InvokeRequest: Sendable {
         if request.body.isEmpty {
             payload = Data("{}".utf8)
         } else {
-            guard (try? JSONSerialization.jsonObject(with: request.body, options: [.fragmentsAllowed])) != nil else {
+            guard JSONSyntax.isValid(request.body) else {
                 throw LambdaError.malformedJSON("the payload is not valid JSON.")
             }
             payload = request.body

@@ -20,9 +20,12 @@ public struct FunctionReference: Sendable, Hashable {
 
     /// Parses any accepted form; throws AWS's ValidationException for anything else.
     public static func parse(_ raw: String, field: String = "functionName", maxLength: Int = 140) throws(LambdaError) -> FunctionReference {
-        let invalid = LambdaError.validation([
-            ConstraintViolation(value: raw, field: field, constraint: "Member must satisfy regular expression pattern: \(namePattern)")
-        ])
+        // Built only when needed: every Invoke parses a reference, and the message is long.
+        var invalid: LambdaError {
+            LambdaError.validation([
+                ConstraintViolation(value: raw, field: field, constraint: "Member must satisfy regular expression pattern: \(namePattern)")
+            ])
+        }
         guard !raw.isEmpty else {
             throw .validation([ConstraintViolation(value: raw, field: field, constraint: "Member must have length greater than or equal to 1")])
         }
