@@ -102,6 +102,7 @@ def measure_warm(floor, isola, rounds, per_client_1, per_client_4, warmup):
     for clients, per_client in ((1, per_client_1), (4, per_client_4)):
         tenants = [f"warm-{i}" for i in range(clients)]
         pooled = {"floor": [], "Isola": []}
+        round_p50 = {"floor": [], "Isola": []}
         rps = {"floor": [], "Isola": []}
         errors = {"floor": 0, "Isola": 0}
         cpu = {"floor": [], "Isola": []}
@@ -111,6 +112,7 @@ def measure_warm(floor, isola, rounds, per_client_1, per_client_4, warmup):
                 latencies, throughput, bad, cpu_us = warm_run(target, tenants, per_client, warmup)
                 cpu[target.name].append(cpu_us)
                 pooled[target.name] += latencies
+                round_p50[target.name].append(statistics.median(latencies))
                 rps[target.name].append(throughput)
                 errors[target.name] += bad
                 print(f"  warm, {clients} client(s), round {r + 1}: {target.name:5} p50 {statistics.median(latencies):.3f} ms, {throughput:.0f} req/s")
@@ -119,7 +121,7 @@ def measure_warm(floor, isola, rounds, per_client_1, per_client_4, warmup):
                                               rps_rounds=[round(x, 1) for x in rps[name]], errors=errors[name],
                                               server_cpu_us=round(statistics.median(c[0] for c in cpu[name]), 1),
                                               runtime_cpu_us=round(statistics.median(c[1] for c in cpu[name]), 1),
-                                              samples=pooled[name])
+                                              round_p50=[round(x, 4) for x in round_p50[name]], samples=pooled[name])
     return out
 
 
@@ -158,9 +160,16 @@ def measure_breakdown(isola, tenant, count, warmup=50):
 
 def measure_pooled(isola, count, gap):
     """A new tenant's first invoke with the pool on (--prewarm 1), spaced so the pool refills between tenants;
-    counts how many claimed a prewarmed environment (the server's cold-start counter did not move for them)."""
+    counts how many claimed a prewarmed environment (the server's cold-start counter did not move for them).
+
+    The gap matters: the first request after a pause is slower everywhere (idle CPUs, cold caches), while the
+    warm runs are back to back. So each new tenant's first invoke comes right after a warm invoke of an existing
+    tenant on the same connection, and is followed by its own second invoke: the warm invoke just before it is
+    the like-for-like baseline, reported beside the back-to-back warm p50."""
     conn = http.client.HTTPConnection("127.0.0.1", isola.port)
     invoke_once(conn, isola.target.headers("pool-first"), "pool-first")  # the version's first invoke starts its pool
+    for _ in range(3):
+        invoke_once(conn, isola.target.headers("pool-warm"), "pool-warm")
     time.sleep(1.0)
     def cold_starts():
         metrics = http.client.HTTPConnection("127.0.0.1", isola.port)
@@ -171,18 +180,25 @@ def measure_pooled(isola, count, gap):
         return 0
 
     before = cold_starts()
-    samples, errors = [], 0
+    firsts, warm_before, seconds, errors = [], [], [], 0
     for i in range(count):
+        time.sleep(gap)
         tenant = f"pooled-{i}"
         # The same request as the warm runs (no log tail), so the two compare.
-        elapsed, error, _ = invoke_once(conn, isola.target.headers(tenant), tenant)
-        if error:
-            errors += 1
-            print(f"  !! pooled {tenant}: {error}", file=sys.stderr)
-        samples.append(elapsed)
-        time.sleep(gap)
+        for _ in range(3):
+            warm, error, _ = invoke_once(conn, isola.target.headers("pool-warm"), "pool-warm")
+        first, first_error, _ = invoke_once(conn, isola.target.headers(tenant), tenant)
+        second, second_error, _ = invoke_once(conn, isola.target.headers(tenant), tenant)
+        for bad in (error, first_error, second_error):
+            if bad:
+                errors += 1
+                print(f"  !! pooled {tenant}: {bad}", file=sys.stderr)
+        firsts.append(first)
+        warm_before.append(warm)
+        seconds.append(second)
     claimed = count - (cold_starts() - before)
-    return dict(percentiles(samples), errors=errors, claimed=claimed, samples=samples)
+    return dict(percentiles(firsts), errors=errors, claimed=claimed, samples=firsts,
+                warm_before=percentiles(warm_before), second=percentiles(seconds))
 
 
 def measure_cold(floor, isola, count, gap, warmup=3):
