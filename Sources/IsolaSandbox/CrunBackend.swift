@@ -71,7 +71,7 @@ public final class CrunBackend: SandboxBackend {
         seccompBPF = try SeccompProfile.compileBPF().base64EncodedString()
         scratch = try ScratchVolumes(directory: stateDirectory.appendingPathComponent("scratch"), sharesMounts: layout == .hybrid, logger: logger)
         warmsAttaches = layout != .v2 && FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids")
-        summary = "crun at \(crun), \(layout.rawValue), seccomp BPF precompiled\(layout == .hybrid ? ", that namespace kept by a holder process" : "")\(warmsAttaches ? ", v1 attach path kept warm while sandboxes start" : "")"
+        summary = "crun at \(crun), \(layout.rawValue), seccomp BPF precompiled\(layout == .hybrid ? ", crun's mount namespace kept by a holder process" : "")\(warmsAttaches ? ", v1 attach path kept warm while sandboxes start" : "")"
     }
 
     /// crun's command line, wrapped for hybrid hosts.

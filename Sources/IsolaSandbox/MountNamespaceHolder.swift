@@ -2,9 +2,9 @@ import CIsolaSystem
 import Foundation
 import Synchronization
 
-/// Hybrid cgroup hosts only: one idle process (`head`, reading a pipe) that lives inside the private mount namespace crun must
-/// run in (the cgroup2 mount's `cgroup.controllers` bound to an empty file, see sandbox-findings), so each crun
-/// call enters it with `nsenter --mount` instead of building it again.
+/// Hybrid cgroup hosts only: one idle process (`head`, reading a pipe) that lives inside the private mount
+/// namespace crun must run in (the cgroup2 mount's `cgroup.controllers` bound to an empty file, see
+/// sandbox-findings), so each crun call enters it with `nsenter --mount` instead of building it again.
 ///
 /// Why: the per-call wrapper (`unshare`, `sh`, `mount`, then `exec crun`) costs about 3.3 ms, `nsenter` about
 /// 1.3 ms (measured here), and every cold start and every teardown runs crun. The namespace is the same one the
