@@ -74,7 +74,7 @@ final class OpenConnections: Sendable {
 }
 
 /// Collects one request (the body bounded by `APIResponder.bodyLimit`, beyond which it is discarded and the
-/// answer is RequestTooLargeException), has the responder answer it, writes the answer. NIO's pipeline handler
+/// answer is RequestEntityTooLargeException), has the responder answer it, writes the answer. NIO's pipeline handler
 /// in front keeps pipelined requests in order and answers malformed HTTP with 400.
 final class APIChannelHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart

@@ -25,7 +25,7 @@ struct APIResponder: HTTPResponder {
     let clock: @Sendable () -> Date
     let logger: Logger
 
-    /// Hummingbird's entry (the in-process test client drives it); the API port itself is served by APIHTTPServer.
+    /// Hummingbird's entry (the in-process test client drives it); the API port itself is served by APIHTTPService.
     func respond(to request: Request, context: Context) async throws -> Response {
         var body = Data()
         var tooLarge = false
@@ -44,7 +44,7 @@ struct APIResponder: HTTPResponder {
         return Response(status: answer.status, headers: answer.headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 
-    /// The largest request body the API takes (CreateFunction's limit); beyond it, AWS's RequestTooLargeException.
+    /// The largest request body the API takes (CreateFunction's limit); beyond it, AWS's RequestEntityTooLargeException.
     static let bodyLimit = Limits.createFunctionRequestBytes
 
     /// One request, whatever carried it: `body` nil means it exceeded `bodyLimit` (and was discarded). The answer
