@@ -71,6 +71,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Prewarmed environments kept per function version in use: initialized, bound to no tenant, claimed by a new tenant's first invocation so it skips the cold start (0 turns them off; a function's isola:prewarm tag overrides it).")
     var prewarm = 1
 
+    @Option(help: "Seconds a client connection (API and gateway ports) may send nothing before it is closed; a connection whose request is being answered is never cut.")
+    var idleTimeout = 60
+
     @Option(help: "Seconds before the first retry of an asynchronous (Event) invocation whose function failed; it doubles for the second (Lambda: 60, then 120).")
     var eventRetryDelay = 60
 
@@ -113,6 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1.") }
         guard (1...3_653).contains(logRetentionDays) else { throw ValidationError("--log-retention-days must be between 1 and 3653.") }
         guard (0...64).contains(prewarm) else { throw ValidationError("--prewarm must be between 0 and 64.") }
+        guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 1 and 3600 seconds.") }
         guard (1...3_600).contains(eventRetryDelay) else { throw ValidationError("--event-retry-delay must be between 1 and 3600 seconds.") }
         if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be between 1 and 256.") }
         guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be 0 or more seconds.") }
@@ -132,6 +136,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.dataDirectory = URL(fileURLWithPath: dataDir)
         configuration.credentialsFile = credentials.map { URL(fileURLWithPath: $0) }
         configuration.eventRetryDelaySeconds = eventRetryDelay
+        configuration.idleTimeoutSeconds = idleTimeout
         configuration.prewarm = prewarm
         configuration.logRetentionDays = logRetentionDays
         if let priceTable {

@@ -18,6 +18,9 @@ struct APIHTTPService: Service {
     let port: Int
     let responder: APIResponder
     let onRunning: @Sendable (Int) async -> Void
+    /// A connection that sends nothing for this long is closed, unless its request is being answered (an Invoke
+    /// may run for 15 minutes); one stuck halfway through sending a request is closed too.
+    let idleTimeout: TimeAmount
     let logger: Logger
 
     /// Connections the API port holds at once; beyond it new ones are closed at accept (the server's file
@@ -27,11 +30,17 @@ struct APIHTTPService: Service {
     func run() async throws {
         let connections = OpenConnections()
         let responder = self.responder
+        let idleTimeout = self.idleTimeout
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 guard connections.add(channel, limit: Self.maxConnections) else { return channel.close() }
+                do {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                } catch {
+                    return channel.close()
+                }
                 return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
                     try channel.pipeline.syncOperations.addHandler(APIChannelHandler(responder: responder))
                 }
@@ -84,6 +93,8 @@ final class APIChannelHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var tooLarge = false
+    /// Requests read whole and not yet answered (pipelined ones wait in NIO's handler in front).
+    private var answering = 0
 
     init(responder: APIResponder) {
         self.responder = responder
@@ -110,6 +121,16 @@ final class APIChannelHandler: ChannelInboundHandler {
         }
     }
 
+    /// The idle read timeout: close a connection that is idle or stuck sending a request, never one whose
+    /// request is being answered.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case IdleStateHandler.IdleStateEvent.read = event {
+            if head != nil || answering == 0 { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     /// Malformed HTTP: NIO's error handler has answered 400 with `Connection: close`; close it, as that says
     /// (NIO leaves the connection open otherwise, and a client could hold it).
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -128,6 +149,7 @@ final class APIChannelHandler: ChannelInboundHandler {
         let authority = head.headers.first(name: "host")
         let responder = self.responder
         let keepAlive = head.isKeepAlive
+        answering += 1
         let promise = context.eventLoop.makePromise(of: APIResponse.self)
         promise.completeWithTask {
             await responder.respond(method: method, target: head.uri, authority: authority, headers: fields, body: payload)
@@ -140,6 +162,7 @@ final class APIChannelHandler: ChannelInboundHandler {
     }
 
     private func write(_ response: APIResponse, keepAlive: Bool, context: ChannelHandlerContext) {
+        answering -= 1
         var headers = HTTPHeaders()
         headers.reserveCapacity(response.headers.count + 1)
         for field in response.headers { headers.add(name: field.name.rawName, value: field.value) }

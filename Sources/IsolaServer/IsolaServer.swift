@@ -216,8 +216,12 @@ public struct IsolaServer: Sendable {
     }
 
     /// The API port's service (`run()` serves it): NIO's HTTP/1.1 codec in front of the same responder.
-    public func apiService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
-        APIHTTPService(host: configuration.host, port: configuration.port, responder: apiResponder, onRunning: onRunning, logger: logger)
+    /// `idleTimeout` overrides the configuration's (tests use a short one).
+    public func apiService(idleTimeout: TimeAmount? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+        APIHTTPService(
+            host: configuration.host, port: configuration.port, responder: apiResponder, onRunning: onRunning,
+            idleTimeout: idleTimeout ?? .seconds(Int64(configuration.idleTimeoutSeconds)), logger: logger
+        )
     }
 
     /// The gateway port: API Gateway's Lambda proxy integration for the stored routes (`/isola/v1/routes`); a
@@ -225,6 +229,8 @@ public struct IsolaServer: Sendable {
     public func gatewayApplication() -> some ApplicationProtocol {
         Application(
             responder: GatewayResponder(routes: gatewayRoutes, controlPlane: controlPlane, engine: engine, logger: logger),
+            // Public clients: an idle or half-sent request's connection is closed after a minute (as on the API port).
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.gatewayPort), serverName: nil),
             logger: logger
         )

@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable {
     public var memoryBudgetMB: Int?
     /// Invocations in flight across all functions (nil: the engine's default).
     public var maxConcurrency: Int?
+    /// Seconds a client connection (API and gateway ports) may send nothing before it is closed, unless its request
+    /// is being answered. Default 60 s.
+    public var idleTimeoutSeconds = 60
     /// Seconds before the first retry of an asynchronous invocation that failed; doubles for the next (Lambda: 60).
     public var eventRetryDelaySeconds = 60
     /// Prewarmed environments per function version in use (0 turns pools off); a function's `isola:prewarm` tag overrides it.

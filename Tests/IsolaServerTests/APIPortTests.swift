@@ -1,6 +1,7 @@
 import Foundation
 import IsolaServer
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -14,11 +15,11 @@ import Testing
 @Suite struct APIPortTests {
     /// Runs the API service of a fresh server on a free port, gives `body` that port, then shuts the service down
     /// gracefully and checks the port is closed.
-    func withAPIPort(_ body: @escaping @Sendable (UInt16) throws -> Void) async throws {
+    func withAPIPort(idleTimeout: TimeAmount = .seconds(60), _ body: @escaping @Sendable (UInt16) throws -> Void) async throws {
         let harness = try await ServerHarness.open()
         defer { harness.remove() }
         let port = Mutex<Int?>(nil)
-        let service = harness.server.apiService { bound in port.withLock { $0 = bound } }
+        let service = harness.server.apiService(idleTimeout: idleTimeout) { bound in port.withLock { $0 = bound } }
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], cancellationSignals: [], logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -81,6 +82,24 @@ import Testing
             #expect(text.hasPrefix("HTTP/1.0 200") || text.hasPrefix("HTTP/1.1 200"), "\(text)")
             #expect(text.lowercased().contains("connection: close"), "\(text)")
             #expect(text.contains("\"status\":\"ok\""))
+        }
+    }
+
+    /// A connection that sends nothing, or stops halfway through a request, is closed after the idle timeout (no
+    /// answer is written to either), and the port goes on serving.
+    @Test func idleAndHalfSentConnectionsAreClosed() async throws {
+        try await withAPIPort(idleTimeout: .milliseconds(500)) { port in
+            let idle = try RawHTTP(port: port)
+            defer { idle.close() }
+            let halfSent = try RawHTTP(port: port)
+            defer { halfSent.close() }
+            try halfSent.send("GET /health HTTP/1.1\r\nHost: x\r\n")  // no blank line: the head never ends
+            #expect(try idle.readToEnd() == "", "an idle connection is closed without an answer")
+            #expect(try halfSent.readToEnd() == "", "a half-sent request's connection is closed")
+            let fresh = try RawHTTP(port: port)
+            defer { fresh.close() }
+            try fresh.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try fresh.read(until: { $0.contains("\"status\":\"ok\"") }).hasPrefix("HTTP/1.1 200"))
         }
     }
 
