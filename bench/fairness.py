@@ -19,13 +19,12 @@ Reports the quiet tenants' p50/p99 per phase, the ratio of their p99 with the no
 
 Usage (as root): .venv/bin/python bench/fairness.py [--seconds 60] [--cap 1] [--noisy-clients 6]
 """
-import argparse, base64, http.client, io, json, multiprocessing, os, sys, tempfile, threading, time, zipfile
+import http.client, json, multiprocessing, os, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchdocs import write_section
-from invoke_servers import ACCOUNT, Isola, cgroup_usage_bytes, free_port, percentiles, rss_kb, signed_headers, stop_process
+from invoke_servers import ACCOUNT, Isola, bench_arguments, bench_workdir, cgroup_usage_bytes, machine, percentiles, rss_kb, signed_headers, stop_process, write_report
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUNCTION = "fair-fn"
 PATH = f"/2015-03-31/functions/{FUNCTION}/invocations"
 HANDLER = """
@@ -37,13 +36,6 @@ def handler(event, context):
         n += 1
     return {"tenant": context.tenant_id, "spins": n}
 """
-
-
-def function_zip():
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("app.py", HANDLER)
-    return buf.getvalue()
 
 
 def client(port, tenants, work_ms, deadline, start_barrier, results, noisy):
@@ -174,23 +166,15 @@ def section(report):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", default=os.path.join(ROOT, ".build/release/isola") if os.path.exists(os.path.join(ROOT, ".build/release/isola")) else os.path.join(ROOT, ".build/debug/isola"))
-    ap.add_argument("--runtime-dir", default=os.path.join(ROOT, "runtime"))
+    ap = bench_arguments(__doc__, "fairness.json")
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--cap", type=int, default=1)
     ap.add_argument("--noisy-clients", type=int, default=6)
-    ap.add_argument("--json", default=os.path.join(ROOT, "bench/results/fairness.json"))
-    ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
-    workdir = tempfile.mkdtemp(prefix="isola-fairness-")
-    os.chmod(workdir, 0o755)
+    workdir = bench_workdir("isola-fairness-")
     isola = Isola(args.bin, args.runtime_dir, None, workdir, "fair", create=False)
     try:
-        isola.call("POST", "/2015-03-31/functions", {
-            "FunctionName": FUNCTION, "Runtime": "python3.11", "Role": f"arn:aws:iam::{ACCOUNT}:role/bench", "Handler": "app.handler",
-            "Code": {"ZipFile": base64.b64encode(function_zip()).decode()}, "TenancyConfig": {"TenantIsolationMode": "PER_TENANT"},
-        })
+        isola.create_function(FUNCTION, HANDLER, runtime="python3.11")
         phases = {}
         for name, noisy_clients, cap in (("quiet", 0, None), ("capped", args.noisy_clients, args.cap), ("uncapped", args.noisy_clients, None)):
             set_cap(isola, cap)
@@ -205,12 +189,9 @@ def main():
         raise
     report = {
         "benchmark": "fairness",
-        "machine": {"cpus": os.cpu_count(), "binary": os.path.relpath(args.bin, ROOT), "measured": time.strftime("%Y-%m-%d %H:%M")},
-        "args": vars(args), "phases": phases, "shutdown": shutdown,
+        "machine": machine(args.bin), "args": vars(args), "phases": phases, "shutdown": shutdown,
     }
-    os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=1)
+    write_report(args.json, report)
     text = section(report)
     print(text)
     if not args.no_docs:

@@ -8,13 +8,12 @@ result as is. Every response is checked. Target: the gateway adds at most 0.1 ms
 
 Usage (as root): .venv/bin/python bench/gateway.py [--requests 2000] [--rounds 3]
 """
-import argparse, base64, http.client, io, json, os, statistics, sys, tempfile, time, zipfile
+import http.client, json, os, statistics, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchdocs import write_section
-from invoke_servers import ACCOUNT, Isola, percentiles, signed_headers, stop_process
+from invoke_servers import Isola, bench_arguments, bench_workdir, machine, percentiles, signed_headers, stop_process, write_report
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUNCTION = "bench-fn"
 HANDLER = """
 import json
@@ -43,26 +42,15 @@ def run(port, method, path, headers, body, count, direct, warmup=200):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", default=os.path.join(ROOT, ".build/release/isola"))
-    ap.add_argument("--runtime-dir", default=os.path.join(ROOT, "runtime"))
+    ap = bench_arguments(__doc__, "gateway.json")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--json", default=os.path.join(ROOT, "bench/results/gateway.json"))
-    ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
-    workdir = tempfile.mkdtemp(prefix="isola-gateway-bench-")
-    os.chmod(workdir, 0o755)
+    workdir = bench_workdir("isola-gateway-bench-")
     isola = Isola(args.bin, args.runtime_dir, None, workdir, "gateway", create=False)
     gateway_port = int(isola.command[isola.command.index("--gateway-port") + 1])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("lambda_function.py", HANDLER)
     try:
-        isola.call("POST", "/2015-03-31/functions", {
-            "FunctionName": FUNCTION, "Runtime": "python3.11", "Role": f"arn:aws:iam::{ACCOUNT}:role/bench", "Handler": "lambda_function.lambda_handler",
-            "Code": {"ZipFile": base64.b64encode(buf.getvalue()).decode()}, "TenancyConfig": {"TenantIsolationMode": "PER_TENANT"},
-        })
+        isola.create_function(FUNCTION, HANDLER, "lambda_function.py", "lambda_function.lambda_handler", "python3.11")
         isola.call("POST", "/isola/v1/routes", {"RouteKey": "ANY /bench", "FunctionName": FUNCTION})
         invoke_path = f"/2015-03-31/functions/{FUNCTION}/invocations"
         direct_headers = signed_headers(isola.port, TENANT)
@@ -82,11 +70,9 @@ def main():
         stop_process(isola.proc)
     p = {k: percentiles(v) for k, v in samples.items()}
     added = p["gateway"]["p50"] - p["direct Invoke"]["p50"]
-    report = {"benchmark": "gateway", "machine": {"cpus": os.cpu_count(), "measured": time.strftime("%Y-%m-%d %H:%M"), "binary": os.path.relpath(args.bin, ROOT)},
-              "args": vars(args), "percentiles": p, "added_p50_ms": round(added, 3), "shutdown": isola_stop}
-    os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=1)
+    report = {"benchmark": "gateway", "machine": machine(args.bin), "args": vars(args), "percentiles": p, "added_p50_ms": round(added, 3),
+              "shutdown": isola_stop}
+    write_report(args.json, report)
     lines = [
         "## Gateway",
         "",

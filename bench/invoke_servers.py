@@ -1,12 +1,13 @@
 """The servers of bench/invoke.py and what it reads about them: `isola serve` and the floor as processes,
 SigV4 signing, /proc and cgroup helpers (PSS, CPU time, an environment's processes), other Isola servers."""
-import base64, http.client, io, json, os, signal, socket, statistics, subprocess, sys, time, zipfile
+import argparse, base64, http.client, io, json, os, signal, socket, statistics, subprocess, sys, tempfile, time, zipfile
 
 HANDLER = 'def handler(event, context):\n    return {"ok": True, "tenant": context.tenant_id}\n'
 FUNCTION = "bench-fn"
 INVOKE_PATH = f"/2015-03-31/functions/{FUNCTION}/invocations"
 PAYLOAD = b'{"bench": true}'
 ACCOUNT = "000000000000"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # --------------------------------------------------------------------------------------------------------------
 # Helpers: ports, stats, signing, processes, memory
@@ -259,10 +260,39 @@ def cgroup_procs(env_id):
 # Servers
 # --------------------------------------------------------------------------------------------------------------
 
-def function_zip():
+def bench_arguments(doc, json_name):
+    """The options every bench shares: the binary (release if built), the runtime folder, where its JSON goes,
+    and --no-docs. Callers add their own and parse."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    release, debug = os.path.join(ROOT, ".build/release/isola"), os.path.join(ROOT, ".build/debug/isola")
+    ap.add_argument("--bin", default=release if os.path.exists(release) else debug)
+    ap.add_argument("--runtime-dir", default=os.path.join(ROOT, "runtime"))
+    ap.add_argument("--json", default=os.path.join(ROOT, "bench/results", json_name))
+    ap.add_argument("--no-docs", action="store_true", help="print the markdown, do not write it into docs/benchmarks.md")
+    return ap
+
+
+def bench_workdir(prefix):
+    """A temporary folder for a bench's servers. mkdtemp makes it 0700; the sandboxes' mapped users must traverse it."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(workdir, 0o755)
+    return workdir
+
+
+def machine(binary):
+    return {"cpus": os.cpu_count(), "measured": time.strftime("%Y-%m-%d %H:%M"), "binary": os.path.relpath(binary, ROOT)}
+
+
+def write_report(path, report):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+
+
+def function_zip(source=HANDLER, file="app.py"):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("app.py", HANDLER)
+        z.writestr(file, source)
     return buf.getvalue()
 
 
@@ -301,10 +331,11 @@ class Isola:
             raise RuntimeError(f"{method} {path} -> {response.status} {payload[:300]!r}")
         return json.loads(payload or b"{}")
 
-    def create_function(self):
+    def create_function(self, name=FUNCTION, source=HANDLER, file="app.py", handler="app.handler", runtime="python3.12"):
+        """A PER_TENANT function whose code is `source` in `file`."""
         self.call("POST", "/2015-03-31/functions", {
-            "FunctionName": FUNCTION, "Runtime": "python3.12", "Role": f"arn:aws:iam::{ACCOUNT}:role/bench", "Handler": "app.handler",
-            "Code": {"ZipFile": base64.b64encode(function_zip()).decode()}, "TenancyConfig": {"TenantIsolationMode": "PER_TENANT"},
+            "FunctionName": name, "Runtime": runtime, "Role": f"arn:aws:iam::{ACCOUNT}:role/bench", "Handler": handler,
+            "Code": {"ZipFile": base64.b64encode(function_zip(source, file)).decode()}, "TenancyConfig": {"TenantIsolationMode": "PER_TENANT"},
         })
 
     def env_ids(self):

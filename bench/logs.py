@@ -12,13 +12,12 @@ Target: at most 1.10. Also checks that every line reached the log store.
 
 Usage (as root): .venv/bin/python bench/logs.py [--requests 1000] [--rounds 3]
 """
-import argparse, base64, http.client, io, json, os, statistics, sys, tempfile, time, zipfile
+import http.client, json, os, statistics, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchdocs import write_section
-from invoke_servers import ACCOUNT, Floor, Isola, percentiles, plain_headers, signed_headers, stop_process
+from invoke_servers import Floor, Isola, bench_arguments, bench_workdir, machine, percentiles, plain_headers, signed_headers, stop_process, write_report
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUNCTION = "bench-fn"  # the floor serves this name
 PATH = f"/2015-03-31/functions/{FUNCTION}/invocations"
 HANDLER = """
@@ -78,28 +77,17 @@ def count_events(isola, pattern):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", default=os.path.join(ROOT, ".build/release/isola"))
-    ap.add_argument("--runtime-dir", default=os.path.join(ROOT, "runtime"))
+    ap = bench_arguments(__doc__, "logs.json")
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--json", default=os.path.join(ROOT, "bench/results/logs.json"))
-    ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
-    workdir = tempfile.mkdtemp(prefix="isola-logs-bench-")
-    os.chmod(workdir, 0o755)
+    workdir = bench_workdir("isola-logs-bench-")
     floor = Floor(workdir, args.runtime_dir)
     with open(os.path.join(floor.task_dir, "app.py"), "w") as f:
         f.write(HANDLER)  # before the floor's first invoke starts its runtime
     isola = Isola(args.bin, args.runtime_dir, None, workdir, "logs", create=False)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("app.py", HANDLER)
     try:
-        isola.call("POST", "/2015-03-31/functions", {
-            "FunctionName": FUNCTION, "Runtime": "python3.11", "Role": f"arn:aws:iam::{ACCOUNT}:role/bench", "Handler": "app.handler",
-            "Code": {"ZipFile": base64.b64encode(buf.getvalue()).decode()}, "TenancyConfig": {"TenantIsolationMode": "PER_TENANT"},
-        })
+        isola.create_function(FUNCTION, HANDLER, runtime="python3.11")
         samples = {k: [] for k in ("floor quiet", "floor heavy", "Isola quiet", "Isola heavy")}
         targets = {"floor": (floor.port, plain_headers("t1")), "Isola": (isola.port, signed_headers(isola.port, "t1"))}
         heavy_invokes = 0
@@ -124,14 +112,12 @@ def main():
     floor_ratio = p["floor heavy"]["p50"] / p["floor quiet"]["p50"]
     overhead = isola_ratio / floor_ratio
     report = {
-        "benchmark": "logs", "machine": {"cpus": os.cpu_count(), "measured": time.strftime("%Y-%m-%d %H:%M"), "binary": os.path.relpath(args.bin, ROOT)},
+        "benchmark": "logs", "machine": machine(args.bin),
         "args": vars(args), "percentiles": p, "isola_heavy_over_quiet": round(isola_ratio, 3), "floor_heavy_over_quiet": round(floor_ratio, 3),
         "overhead": round(overhead, 3), "heavy_invokes": heavy_invokes, "heavy_lines_expected": heavy_invokes * LINES_PER_HEAVY,
         "heavy_lines_stored": stored, "shutdown": isola_stop,
     }
-    os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=1)
+    write_report(args.json, report)
     lines = [
         "## Log capture on the invoke path",
         "",
