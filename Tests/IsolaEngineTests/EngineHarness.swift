@@ -110,6 +110,12 @@ extension InvocationResult {
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] ?? [:] }
 }
 
+/// A step that answers with how many invocations this environment has seen and the tenant it was given: tells
+/// environments apart and proves reuse.
+let echoStep: @Sendable (Int, String?, String) -> FakeStep = { count, tenant, _ in
+    .respond(#"{"count": \#(count), "tenant": "\#(tenant ?? "none")"}"#)
+}
+
 /// A runtime written against the Runtime API, as awslambdaric would speak it.
 func fakeRuntime(initBehaviour: FakeInit, step: @escaping @Sendable (Int, String?, String) -> FakeStep) -> FakeSandboxBackend.Runtime {
     let starts = StartCounter()

@@ -9,13 +9,8 @@ import Testing
 /// Routing, reuse and failure handling, against the fake sandbox and the real Runtime API sockets.
 @Suite("Engine: environments, tenants and failures")
 struct EngineTests {
-    /// Each response says which environment (by its sandbox id via the log stream) and how many events it saw.
-    static let echo: @Sendable (Int, String?, String) -> FakeStep = { count, tenant, _ in
-        .respond(#"{"count": \#(count), "tenant": "\#(tenant ?? "none")"}"#)
-    }
-
     @Test func aTenantsEnvironmentIsReusedAndNeverShared() async throws {
-        let h = try await EngineHarness.make(step: Self.echo)
+        let h = try await EngineHarness.make(step: echoStep)
         try await h.createFunction("f", perTenant: true)
         let a1 = try await h.invoke("f", tenant: "a")
         let a2 = try await h.invoke("f", tenant: "a")
@@ -31,7 +26,7 @@ struct EngineTests {
     }
 
     @Test func twentyTenantsGetTwentyEnvironments() async throws {
-        let h = try await EngineHarness.make(step: Self.echo)
+        let h = try await EngineHarness.make(step: echoStep)
         try await h.createFunction("f", perTenant: true)
         var environments = Set<String>()
         for tenant in 1...20 {
@@ -45,7 +40,7 @@ struct EngineTests {
     }
 
     @Test func anOrdinaryFunctionSharesItsWarmEnvironmentAndPassesNoTenant() async throws {
-        let h = try await EngineHarness.make(step: Self.echo)
+        let h = try await EngineHarness.make(step: echoStep)
         try await h.createFunction("g", perTenant: false)
         let first = try await h.invoke("g", tenant: nil)
         let second = try await h.invoke("g", tenant: nil)
@@ -104,7 +99,7 @@ struct EngineTests {
 
     @Test func anInitErrorReachesTheCallerWithItsType() async throws {
         let body = #"{"errorMessage": "Handler 'nosuch' missing on module 'app'", "errorType": "Runtime.HandlerNotFound", "requestId": "", "stackTrace": []}"#
-        let h = try await EngineHarness.make(initBehaviour: .initError(type: "Runtime.HandlerNotFound", body: body), step: Self.echo)
+        let h = try await EngineHarness.make(initBehaviour: .initError(type: "Runtime.HandlerNotFound", body: body), step: echoStep)
         try await h.createFunction("f", perTenant: false)
         let result = try await h.invoke("f", tenant: nil)
         #expect(result.kind == .functionError(errorType: "Runtime.HandlerNotFound"))
@@ -123,7 +118,7 @@ struct EngineTests {
     }
 
     @Test func anUpdateRetiresTheOldEnvironments() async throws {
-        let h = try await EngineHarness.make(step: Self.echo)
+        let h = try await EngineHarness.make(step: echoStep)
         try await h.createFunction("f", perTenant: true)
         let before = try await h.invoke("f", tenant: "a")
         let request = try JSONDecoder().decode(UpdateFunctionConfigurationRequest.self, from: Data(#"{"Description": "v2"}"#.utf8))
@@ -136,7 +131,7 @@ struct EngineTests {
     }
 
     @Test func idleEnvironmentsPastTheKeepAliveAreTornDown() async throws {
-        let h = try await EngineHarness.make(keepAlive: .zero, step: Self.echo)
+        let h = try await EngineHarness.make(keepAlive: .zero, step: echoStep)
         try await h.createFunction("f", perTenant: true)
         let first = try await h.invoke("f", tenant: "a")
         await h.engine.reapIdle()
@@ -146,7 +141,7 @@ struct EngineTests {
     }
 
     @Test func shutdownStopsEveryEnvironment() async throws {
-        let h = try await EngineHarness.make(step: Self.echo)
+        let h = try await EngineHarness.make(step: echoStep)
         try await h.createFunction("f", perTenant: true)
         for tenant in ["a", "b", "c"] { _ = try await h.invoke("f", tenant: tenant) }
         await h.engine.shutdown()
@@ -156,7 +151,7 @@ struct EngineTests {
     }
 
     @Test func atTheCapTheLeastRecentlyUsedIdleEnvironmentMakesRoom() async throws {
-        let h = try await EngineHarness.make(maxEnvironments: 2, step: Self.echo)
+        let h = try await EngineHarness.make(maxEnvironments: 2, step: echoStep)
         try await h.createFunction("f", perTenant: true)
         let a = try await h.invoke("f", tenant: "a")
         let b = try await h.invoke("f", tenant: "b")
@@ -209,7 +204,7 @@ struct EngineTests {
     }
 
     @Test func theMemoryBudgetEvictsIdleEnvironmentsFirst() async throws {
-        let h = try await EngineHarness.make(memoryBudgetMB: 512, step: Self.echo)
+        let h = try await EngineHarness.make(memoryBudgetMB: 512, step: echoStep)
         try await h.createFunction("small", perTenant: true, memory: 256)
         let a = try await h.invoke("small", tenant: "a")
         _ = try await h.invoke("small", tenant: "b")
@@ -242,7 +237,7 @@ struct EngineTests {
     }
 
     @Test func anInitOverItsLimitRunsAgainWithinTheFunctionTimeout() async throws {
-        let h = try await EngineHarness.make(initLimit: .milliseconds(300), initBehaviour: .slow(.seconds(2), slowStarts: 1), step: Self.echo)
+        let h = try await EngineHarness.make(initLimit: .milliseconds(300), initBehaviour: .slow(.seconds(2), slowStarts: 1), step: echoStep)
         try await h.createFunction("f", perTenant: true, timeout: 3)
         let result = try await h.invoke("f", tenant: "a")
         #expect(result.kind == .success && result.coldStart)
@@ -253,7 +248,7 @@ struct EngineTests {
     }
 
     @Test func anInitThatOutlastsTheFunctionTimeoutTooIsATimeout() async throws {
-        let h = try await EngineHarness.make(initLimit: .milliseconds(300), initBehaviour: .slow(.seconds(5), slowStarts: 2), step: Self.echo)
+        let h = try await EngineHarness.make(initLimit: .milliseconds(300), initBehaviour: .slow(.seconds(5), slowStarts: 2), step: echoStep)
         try await h.createFunction("f", perTenant: true, timeout: 1)
         let result = try await h.invoke("f", tenant: "a")
         #expect(result.kind == .functionError(errorType: "Sandbox.Timedout"))
@@ -263,7 +258,7 @@ struct EngineTests {
     }
 
     @Test func aFunctionsTenantEnvironmentsAreCappedAtTwoAndAHalfTimesItsConcurrency() async throws {
-        let h = try await EngineHarness.make(step: Self.echo)
+        let h = try await EngineHarness.make(step: echoStep)
         try await h.createFunction("f", perTenant: true)
         _ = try await h.plane.putConcurrency(FunctionReference(name: "f"), reserved: 1)
         // Reserved concurrency 1: at most 2 environments. The third tenant evicts the least recently used idle one.

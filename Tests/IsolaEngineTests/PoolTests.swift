@@ -9,12 +9,8 @@ import Testing
 /// Prewarmed environments: initialized, bound to no tenant, claimed once by a new tenant, refilled.
 @Suite("Engine: prewarmed environments")
 struct PoolTests {
-    static let echo: @Sendable (Int, String?, String) -> FakeStep = { count, tenant, _ in
-        .respond(#"{"count": \#(count), "tenant": "\#(tenant ?? "none")"}"#)
-    }
-
     @Test func aNewTenantClaimsANeverUsedEnvironmentAndThePoolRefills() async throws {
-        let h = try await EngineHarness.make(prewarm: 1, step: Self.echo)
+        let h = try await EngineHarness.make(prewarm: 1, step: echoStep)
         try await h.createFunction("f", perTenant: true)
         let first = try await h.invoke("f", tenant: "a")
         #expect(first.coldStart)  // no pool before the version's first invocation
@@ -31,7 +27,7 @@ struct PoolTests {
     }
 
     @Test func theTagOverridesTheDefaultAndZeroTurnsPoolsOff() async throws {
-        let h = try await EngineHarness.make(prewarm: 1, step: Self.echo)
+        let h = try await EngineHarness.make(prewarm: 1, step: echoStep)
         try await h.createFunction("f", perTenant: true, tags: [EngineConfiguration.prewarmTag: "0"])
         _ = try await h.invoke("f", tenant: "a")
         try await Task.sleep(for: .milliseconds(300))
@@ -44,7 +40,7 @@ struct PoolTests {
     }
 
     @Test func anUpdateDropsThePoolAndTheBudgetEvictsPooledEnvironmentsFirst() async throws {
-        let h = try await EngineHarness.make(memoryBudgetMB: 256, prewarm: 1, step: Self.echo)
+        let h = try await EngineHarness.make(memoryBudgetMB: 256, prewarm: 1, step: echoStep)
         try await h.createFunction("f", perTenant: true)
         _ = try await h.invoke("f", tenant: "a")
         #expect(try await eventually { await h.engine.environmentStates["prewarmed"] == 1 })
@@ -57,7 +53,7 @@ struct PoolTests {
     }
 
     @Test func aClaimedEnvironmentIsNeverReusedAfterItIsRetired() async throws {
-        let h = try await EngineHarness.make(prewarm: 1, step: Self.echo)
+        let h = try await EngineHarness.make(prewarm: 1, step: echoStep)
         try await h.createFunction("f", perTenant: true)
         _ = try await h.invoke("f", tenant: "a")
         #expect(try await eventually { await h.engine.environmentStates["prewarmed"] == 1 })
@@ -74,7 +70,7 @@ struct PoolTests {
     }
 
     @Test func aRefillNeverEvictsATenantsWarmEnvironment() async throws {
-        let h = try await EngineHarness.make(prewarm: 1, step: Self.echo)
+        let h = try await EngineHarness.make(prewarm: 1, step: echoStep)
         try await h.createFunction("f", perTenant: true)
         _ = try await h.plane.putConcurrency(FunctionReference(name: "f"), reserved: 1)
         // Reserved concurrency 1: at most 2 environments. a's, then the pooled one, which b claims.
