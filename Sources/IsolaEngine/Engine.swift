@@ -297,14 +297,14 @@ public actor Engine {
         let logStream = LogStreamName.make(version: configuration.version, environmentId: id)
         let identity = EnvironmentLog.Identity(
             group: configuration.loggingConfig.logGroup ?? "/aws/lambda/\(configuration.functionName)", stream: logStream,
-            json: configuration.loggingConfig.logFormat == "JSON", tenant: key.tenant, functionName: configuration.functionName,
+            json: configuration.loggingConfig.logFormat == "JSON", functionName: configuration.functionName,
             functionArn: configuration.functionArn, version: configuration.version, memoryMB: configuration.memorySize,
             runtimeVersion: RuntimeCatalog.displayVersion(launch.runtimeVersion),
             runtimeVersionArn: "arn:aws:lambda:\(self.configuration.region)::runtime:\(RuntimeCatalog.versionDigest(launch.runtimeVersion))"
         )
         let environment = Environment(
             id: id, key: key, logStream: logStream, memoryMB: configuration.memorySize,
-            isProvidedRuntime: configuration.runtime.hasPrefix("provided"), log: EnvironmentLog(identity: identity, writer: logs), logger: logger
+            isProvidedRuntime: configuration.runtime.hasPrefix("provided"), log: EnvironmentLog(identity: identity, tenant: key.tenant, writer: logs), logger: logger
         )
         live[id] = environment
         memoryByEnvironment[id] = configuration.memorySize

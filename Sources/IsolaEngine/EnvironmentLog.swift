@@ -16,8 +16,6 @@ final class EnvironmentLog: Sendable {
         var group: String
         var stream: String
         var json: Bool
-        /// The tenant it was created for; nil for an ordinary function's, or a prewarmed one until it is claimed.
-        var tenant: String?
         var functionName: String
         var functionArn: String
         var version: String
@@ -42,10 +40,11 @@ final class EnvironmentLog: Sendable {
     /// The tenant the environment serves: set at creation, or when a prewarmed environment is claimed.
     private let boundTenant: Mutex<String?>
 
-    init(identity: Identity, writer: LogWriter?) {
+    /// `tenant`: the one it was created for; nil for an ordinary function's, or a prewarmed one until claimed.
+    init(identity: Identity, tenant: String?, writer: LogWriter?) {
         self.identity = identity
         self.writer = writer
-        boundTenant = Mutex(identity.tenant)
+        boundTenant = Mutex(tenant)
     }
 
     var tenant: String? { boundTenant.withLock { $0 } }

@@ -10,10 +10,10 @@ struct EnvironmentLogTests {
     func log() -> EnvironmentLog {
         EnvironmentLog(
             identity: .init(
-                group: "/aws/lambda/f", stream: "s", json: false, tenant: "t", functionName: "f", functionArn: "arn", version: "$LATEST",
+                group: "/aws/lambda/f", stream: "s", json: false, functionName: "f", functionArn: "arn", version: "$LATEST",
                 memoryMB: 128, runtimeVersion: "python:3.11.isola", runtimeVersionArn: "arn:runtime"
             ),
-            writer: nil
+            tenant: "t", writer: nil
         )
     }
 
