@@ -148,12 +148,10 @@ func fakeRuntime(initBehaviour: FakeInit, step: @escaping @Sendable (Int, String
             let requestId = response.headers.first(name: "Lambda-Runtime-Aws-Request-Id") ?? ""
             let tenant = response.headers.first(name: "Lambda-Runtime-Aws-Tenant-Id")
             count += 1
-            // Steps may block (Thread.sleep stands in for a slow handler): run them on a Dispatch thread, not on
+            // Steps may block (Thread.sleep stands in for a slow handler): run them on a Dispatch worker, not on
             // one of Swift's cooperative threads (two on a two-CPU machine), which the engine needs meanwhile.
             let index = count
-            let next = await withCheckedContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(returning: step(index, tenant, requestId)) }
-            }
+            guard let next = try? await Blocking.run({ step(index, tenant, requestId) }) else { return 1 }
             switch next {
             case .respond(let body): _ = await post("/invocation/\(requestId)/response", body)
             case .postError(let type, let body): _ = await post("/invocation/\(requestId)/error", body, headers: [("Lambda-Runtime-Function-Error-Type", type)])

@@ -1,5 +1,6 @@
 import Foundation
 import IsolaServer
+import IsolaStore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -30,7 +31,9 @@ import Testing
             }
             var failure: (any Error)?
             if let bound {
-                failure = await Self.offCooperativePool { try body(UInt16(bound)) }
+                // Its blocking socket calls run on a Dispatch worker: on Swift's cooperative threads (two on a
+                // two-CPU machine) they would starve the server tasks that must answer them.
+                do { try await Blocking.run { try body(UInt16(bound)) } } catch { failure = error }
             } else {
                 failure = RawHTTP.Failure(what: "the API port never came up")
             }
@@ -40,21 +43,6 @@ import Testing
             if let failure { throw failure }
             if let bound {
                 #expect(throws: RawHTTP.Failure.self, "the port still accepts connections after shutdown") { _ = try RawHTTP(port: UInt16(bound)) }
-            }
-        }
-    }
-
-    /// The body's blocking socket calls run on a Dispatch thread: on Swift's cooperative threads (two on a
-    /// two-CPU machine) they would starve the server tasks that must answer them.
-    static func offCooperativePool(_ body: @escaping @Sendable () throws -> Void) async -> (any Error)? {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    try body()
-                    continuation.resume(returning: nil)
-                } catch {
-                    continuation.resume(returning: error)
-                }
             }
         }
     }
